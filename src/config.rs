@@ -1,0 +1,684 @@
+//! The builder: settings from code and the environment, validated, assembled into layers and a
+//! [`Guard`].
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing_core::Subscriber;
+use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
+
+use crate::clock::{Clock, ManualClock};
+use crate::diag::{report, Counters};
+use crate::error::Error;
+use crate::file::{FileOptions, OpenError, RollingFile, Rotation};
+use crate::guard::Guard;
+use crate::parse;
+use crate::record::JsonLayer;
+use crate::stdout::{pretty_layer, StdoutMode};
+use crate::writer::{self, IoSink, NonBlocking, Overflow, Sink};
+
+const DEFAULT_DIR: &str = "logs";
+const DEFAULT_FILTER: &str = "info";
+const DEFAULT_MAX_BYTES: u64 = 10 << 20;
+const DEFAULT_KEEP: usize = 5;
+const DEFAULT_BUFFER_BYTES: usize = 1 << 20;
+const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_FILE_MODE: u32 = 0o640;
+
+/// A setting's value and where it came from (an environment variable or a builder method), so an
+/// error can name the thing the operator has to change.
+#[derive(Clone, Debug)]
+struct Val<T> {
+    value: T,
+    from: &'static str,
+}
+
+impl<T> Val<T> {
+    fn new(value: T, from: &'static str) -> Self {
+        Val { value, from }
+    }
+}
+
+/// Starts configuring logwarden in code. See [`Builder`].
+pub fn builder() -> Builder {
+    Builder::default()
+}
+
+/// Configuration in code, with the environment read on top when asked.
+///
+/// ```no_run
+/// # fn main() -> Result<(), logwarden::Error> {
+/// let _guard = logwarden::builder()
+///     .service("orders")
+///     .dir("/var/log/orders")
+///     .from_env() // LOGWARDEN_* variables override what is set above
+///     .keep(10) // … and this overrides LOGWARDEN_KEEP
+///     .init()?;
+/// # Ok(()) }
+/// ```
+///
+/// # Precedence
+/// Later calls win. [`Builder::from_env`] applies the variables that are set at the moment it is
+/// called, so settings made before it are defaults the environment can override, and settings
+/// made after it are fixed by the code. `logwarden::init()` is `builder().from_env().init()`.
+///
+/// # Defaults
+/// | setting | method | variable | default |
+/// |---|---|---|---|
+/// | filter | [`filter`](Builder::filter) | `RUST_LOG` | `info` |
+/// | service | [`service`](Builder::service) | `LOGWARDEN_SERVICE`, `OTEL_SERVICE_NAME` | executable's file stem |
+/// | env | [`env`](Builder::env) | `LOGWARDEN_ENV`, `APP_ENV` | `development` |
+/// | directory | [`dir`](Builder::dir) | `LOGWARDEN_DIR` | `logs` |
+/// | active file | [`file_name`](Builder::file_name) | `LOGWARDEN_FILE` | `<service>.log` |
+/// | size trigger | [`max_bytes`](Builder::max_bytes) | `LOGWARDEN_MAX_BYTES` | 10 MiB |
+/// | time trigger | [`rotation`](Builder::rotation) | `LOGWARDEN_ROTATION` | never |
+/// | rotated files kept | [`keep`](Builder::keep) | `LOGWARDEN_KEEP` | 5 |
+/// | stdout copy | [`stdout`](Builder::stdout) | `LOGWARDEN_STDOUT` | off |
+/// | buffer | [`buffer_bytes`](Builder::buffer_bytes) | `LOGWARDEN_BUFFER_BYTES` | 1 MiB |
+/// | overflow | [`overflow`](Builder::overflow) | `LOGWARDEN_OVERFLOW` | block (lossless) |
+/// | shutdown timeout | [`shutdown_timeout`](Builder::shutdown_timeout) | `LOGWARDEN_SHUTDOWN_TIMEOUT` | 5 s |
+/// | file mode | [`file_mode`](Builder::file_mode) | `LOGWARDEN_FILE_MODE` | `0640` |
+/// | gzip rotated files | [`compress`](Builder::compress) | `LOGWARDEN_COMPRESS` | off (feature `gzip`) |
+#[must_use = "a builder does nothing until `.init()` or `.build()`"]
+pub struct Builder {
+    filter: Val<String>,
+    service: Option<Val<String>>,
+    env: Option<String>,
+    dir: Val<PathBuf>,
+    file_name: Option<Val<String>>,
+    max_bytes: Val<Option<u64>>,
+    rotation: Rotation,
+    keep: usize,
+    stdout: StdoutMode,
+    buffer_bytes: Val<usize>,
+    overflow: Overflow,
+    shutdown_timeout: Duration,
+    file_mode: u32,
+    compress: Val<bool>,
+    clock: Option<ManualClock>,
+    writer: Option<Box<dyn io::Write + Send>>,
+    capture_log: bool,
+    /// The first environment variable that failed to parse; returned by `init()`/`build()`.
+    env_error: Option<Error>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            filter: Val::new(DEFAULT_FILTER.to_owned(), "RUST_LOG"),
+            service: None,
+            env: None,
+            dir: Val::new(PathBuf::from(DEFAULT_DIR), "LOGWARDEN_DIR"),
+            file_name: None,
+            max_bytes: Val::new(Some(DEFAULT_MAX_BYTES), "LOGWARDEN_MAX_BYTES"),
+            rotation: Rotation::NEVER,
+            keep: DEFAULT_KEEP,
+            stdout: StdoutMode::OFF,
+            buffer_bytes: Val::new(DEFAULT_BUFFER_BYTES, "LOGWARDEN_BUFFER_BYTES"),
+            overflow: Overflow::BLOCK,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            file_mode: DEFAULT_FILE_MODE,
+            compress: Val::new(false, "LOGWARDEN_COMPRESS"),
+            clock: None,
+            writer: None,
+            capture_log: true,
+            env_error: None,
+        }
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("filter", &self.filter.value)
+            .field("service", &self.service.as_ref().map(|v| &v.value))
+            .field("env", &self.env)
+            .field("dir", &self.dir.value)
+            .field("file_name", &self.file_name.as_ref().map(|v| &v.value))
+            .field("max_bytes", &self.max_bytes.value)
+            .field("rotation", &self.rotation)
+            .field("keep", &self.keep)
+            .field("stdout", &self.stdout)
+            .field("buffer_bytes", &self.buffer_bytes.value)
+            .field("overflow", &self.overflow)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("file_mode", &format_args!("{:04o}", self.file_mode))
+            .field("compress", &self.compress.value)
+            .field("custom_writer", &self.writer.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Builder {
+    /// `EnvFilter` directives such as `info,my_crate=debug,hyper=warn`.
+    pub fn filter(mut self, directives: impl Into<String>) -> Self {
+        self.filter = Val::new(directives.into(), "filter");
+        self
+    }
+
+    /// The `service` field of every record, and the default file name (`<service>.log`).
+    pub fn service(mut self, service: impl Into<String>) -> Self {
+        self.service = Some(Val::new(service.into(), "service"));
+        self
+    }
+
+    /// The `env` field of every record (`production`, `staging`…).
+    pub fn env(mut self, env: impl Into<String>) -> Self {
+        self.env = Some(env.into());
+        self
+    }
+
+    /// The log directory; created (with parents) if missing.
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = Val::new(dir.into(), "dir");
+        self
+    }
+
+    /// The active file's name inside the directory (a plain name, no path separators).
+    pub fn file_name(mut self, name: impl Into<String>) -> Self {
+        self.file_name = Some(Val::new(name.into(), "file_name"));
+        self
+    }
+
+    /// The size trigger: the file is rotated before a write would make it larger than this.
+    /// `None` turns size rotation off. A single line larger than the limit goes alone in a file.
+    pub fn max_bytes(mut self, bytes: impl Into<Option<u64>>) -> Self {
+        self.max_bytes = Val::new(bytes.into(), "max_bytes");
+        self
+    }
+
+    /// The time trigger, combinable with the size trigger.
+    pub fn rotation(mut self, rotation: Rotation) -> Self {
+        self.rotation = rotation;
+        self
+    }
+
+    /// How many rotated files to keep; older ones are deleted. Files the crate did not create are
+    /// never deleted, even when their names share the prefix.
+    pub fn keep(mut self, files: usize) -> Self {
+        self.keep = files;
+        self
+    }
+
+    /// Also write records to stdout.
+    pub fn stdout(mut self, mode: StdoutMode) -> Self {
+        self.stdout = mode;
+        self
+    }
+
+    /// The writer's buffer cap in bytes. Memory held by the writer is at most about twice this
+    /// (the batch being written and the one filling up) plus the largest single line; an idle
+    /// writer releases buffers above 64 KiB.
+    pub fn buffer_bytes(mut self, bytes: usize) -> Self {
+        self.buffer_bytes = Val::new(bytes, "buffer_bytes");
+        self
+    }
+
+    /// What happens when the buffer is full: [`Overflow::BLOCK`] (lossless, the default) or
+    /// [`Overflow::DROP`] (counted, reported in a record).
+    pub fn overflow(mut self, policy: Overflow) -> Self {
+        self.overflow = policy;
+        self
+    }
+
+    /// How long dropping the [`Guard`] (and [`Guard::flush`]) may wait for the writer.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Permission bits for files the crate creates (default `0o640`; `0o600` keeps the group
+    /// out). The process umask still applies.
+    pub fn file_mode(mut self, mode: u32) -> Self {
+        self.file_mode = mode;
+        self
+    }
+
+    /// Compress rotated files to `.gz` on a background thread (needs the `gzip` feature).
+    pub fn compress(mut self, on: bool) -> Self {
+        self.compress = Val::new(on, "compress");
+        self
+    }
+
+    /// Capture events of the `log` crate too (default on with `init()`).
+    pub fn capture_log(mut self, on: bool) -> Self {
+        self.capture_log = on;
+        self
+    }
+
+    /// Read time from a [`ManualClock`] instead of the system clock: record timestamps, time
+    /// rotation and rotated file names all follow it. For tests and simulations.
+    pub fn clock(mut self, clock: ManualClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Write records to `writer` (a socket, a pipe) instead of the rotating file. The file
+    /// settings are then ignored; buffering, overflow and shutdown work the same.
+    pub fn writer(mut self, writer: impl io::Write + Send + 'static) -> Self {
+        self.writer = Some(Box::new(writer));
+        self
+    }
+
+    /// Applies the process environment (see the table on [`Builder`]).
+    pub fn from_env(self) -> Self {
+        self.from_vars(std::env::vars_os())
+    }
+
+    /// Applies variables from `vars` as if they were the environment: for configuration read
+    /// from elsewhere (a file, a secret store), and for tests.
+    ///
+    /// Unset and empty variables leave the setting alone. A variable that does not parse is
+    /// remembered and returned as the error of [`Builder::init`]/[`Builder::build`].
+    pub fn from_vars<I, K, V>(mut self, vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        let vars: HashMap<String, OsString> = vars
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let k = k.as_ref().to_str()?;
+                (k == "RUST_LOG"
+                    || k.starts_with("LOGWARDEN_")
+                    || k == "OTEL_SERVICE_NAME"
+                    || k == "APP_ENV")
+                    .then(|| (k.to_owned(), v.as_ref().to_owned()))
+            })
+            .collect();
+        if let Err(e) = self.apply_vars(&vars) {
+            self.env_error.get_or_insert(e);
+        }
+        self
+    }
+
+    fn apply_vars(&mut self, vars: &HashMap<String, OsString>) -> Result<(), Error> {
+        let get = |name: &'static str| -> Result<Option<String>, Error> {
+            match vars.get(name) {
+                None => Ok(None),
+                Some(v) => match v.to_str() {
+                    Some(s) if s.trim().is_empty() => Ok(None),
+                    Some(s) => Ok(Some(s.to_owned())),
+                    None => Err(Error::invalid(
+                        name,
+                        &v.to_string_lossy(),
+                        "is not valid UTF-8",
+                    )),
+                },
+            }
+        };
+        fn parsed<T>(
+            name: &'static str,
+            value: Option<String>,
+            parse: impl Fn(&str) -> Option<T>,
+            expected: &str,
+        ) -> Result<Option<T>, Error> {
+            match value {
+                None => Ok(None),
+                Some(v) => parse(&v)
+                    .map(Some)
+                    .ok_or_else(|| Error::invalid(name, &v, expected)),
+            }
+        }
+
+        if let Some(v) = get("RUST_LOG")? {
+            self.filter = Val::new(v, "RUST_LOG");
+        }
+        if let Some(v) = get("LOGWARDEN_SERVICE")? {
+            self.service = Some(Val::new(v, "LOGWARDEN_SERVICE"));
+        } else if let Some(v) = get("OTEL_SERVICE_NAME")? {
+            self.service = Some(Val::new(v, "OTEL_SERVICE_NAME"));
+        }
+        if let Some(v) = get("LOGWARDEN_ENV")?.or(get("APP_ENV")?) {
+            self.env = Some(v);
+        }
+        if let Some(v) = get("LOGWARDEN_DIR")? {
+            self.dir = Val::new(PathBuf::from(v), "LOGWARDEN_DIR");
+        }
+        if let Some(v) = get("LOGWARDEN_FILE")? {
+            self.file_name = Some(Val::new(v, "LOGWARDEN_FILE"));
+        }
+        let max = "LOGWARDEN_MAX_BYTES";
+        if let Some(v) = parsed(
+            max,
+            get(max)?,
+            |s| match s.trim().to_ascii_lowercase().as_str() {
+                "off" | "none" | "unlimited" => Some(None),
+                _ => parse::byte_size(s).filter(|&n| n > 0).map(Some),
+            },
+            "expected a byte count such as 10485760 or 10MiB (or `off` for no size limit)",
+        )? {
+            self.max_bytes = Val::new(v, max);
+        }
+        if let Some(v) = parsed(
+            "LOGWARDEN_ROTATION",
+            get("LOGWARDEN_ROTATION")?,
+            Rotation::parse,
+            "expected one of never, minutely, hourly, daily",
+        )? {
+            self.rotation = v;
+        }
+        if let Some(v) = parsed(
+            "LOGWARDEN_KEEP",
+            get("LOGWARDEN_KEEP")?,
+            |s| s.trim().parse::<usize>().ok(),
+            "expected a number of rotated files to keep, such as 5",
+        )? {
+            self.keep = v;
+        }
+        if let Some(v) = parsed(
+            "LOGWARDEN_STDOUT",
+            get("LOGWARDEN_STDOUT")?,
+            StdoutMode::parse,
+            "expected one of json, pretty, off",
+        )? {
+            self.stdout = v;
+        }
+        let buf = "LOGWARDEN_BUFFER_BYTES";
+        if let Some(v) = parsed(
+            buf,
+            get(buf)?,
+            |s| {
+                parse::byte_size(s)
+                    .and_then(|n| usize::try_from(n).ok())
+                    .filter(|&n| n > 0)
+            },
+            "expected a byte count such as 1048576 or 1MiB",
+        )? {
+            self.buffer_bytes = Val::new(v, buf);
+        }
+        if let Some(v) = parsed(
+            "LOGWARDEN_OVERFLOW",
+            get("LOGWARDEN_OVERFLOW")?,
+            |s| match s.trim().to_ascii_lowercase().as_str() {
+                "block" => Some(Overflow::BLOCK),
+                "drop" => Some(Overflow::DROP),
+                _ => None,
+            },
+            "expected block (lossless) or drop",
+        )? {
+            self.overflow = v;
+        }
+        if let Some(v) = parsed(
+            "LOGWARDEN_SHUTDOWN_TIMEOUT",
+            get("LOGWARDEN_SHUTDOWN_TIMEOUT")?,
+            parse::duration,
+            "expected a duration such as 5s, 500ms or 1m",
+        )? {
+            self.shutdown_timeout = v;
+        }
+        if let Some(v) = parsed(
+            "LOGWARDEN_FILE_MODE",
+            get("LOGWARDEN_FILE_MODE")?,
+            parse::file_mode,
+            "expected octal permission bits such as 0640 or 0600",
+        )? {
+            self.file_mode = v;
+        }
+        let gz = "LOGWARDEN_COMPRESS";
+        if let Some(v) = parsed(gz, get(gz)?, parse::boolean, "expected true or false")? {
+            self.compress = Val::new(v, gz);
+        }
+        Ok(())
+    }
+
+    /// Validates the settings, opens the log and starts the writer threads, without installing
+    /// anything globally.
+    fn assemble(self) -> Result<Assembled, Error> {
+        if let Some(e) = self.env_error {
+            return Err(e);
+        }
+        let filter = EnvFilter::builder()
+            .parse(&self.filter.value)
+            .map_err(|e| {
+                Error::invalid(
+                    self.filter.from,
+                    &self.filter.value,
+                    format!("invalid filter directives: {e}"),
+                )
+            })?;
+        let service = match self.service {
+            Some(v) if v.value.trim().is_empty() => {
+                return Err(Error::invalid(v.from, &v.value, "must not be empty"))
+            }
+            Some(v) => v.value,
+            None => crate::host::executable_name().to_owned(),
+        };
+        let env = self.env.unwrap_or_else(|| "development".to_owned());
+        if self.max_bytes.value == Some(0) {
+            return Err(Error::invalid(
+                self.max_bytes.from,
+                "0",
+                "must be at least 1 byte (or unset for no size limit)",
+            ));
+        }
+        if self.buffer_bytes.value == 0 {
+            return Err(Error::invalid(
+                self.buffer_bytes.from,
+                "0",
+                "must be at least 1 byte",
+            ));
+        }
+        if self.file_mode > 0o777 {
+            return Err(Error::invalid(
+                "file_mode",
+                &format!("{:o}", self.file_mode),
+                "expected permission bits such as 0o640",
+            ));
+        }
+        if self.compress.value && !cfg!(feature = "gzip") {
+            return Err(Error::invalid(
+                self.compress.from,
+                "true",
+                "compression needs logwarden's `gzip` cargo feature",
+            ));
+        }
+        let file_name = match self.file_name {
+            Some(v) => {
+                validate_file_name(&v)?;
+                v
+            }
+            None => {
+                let v = Val::new(format!("{service}.log"), "LOGWARDEN_SERVICE");
+                validate_file_name(&v)?;
+                v
+            }
+        };
+
+        let clock = self.clock.map_or(Clock::System, Clock::Manual);
+        let counters = Arc::new(Counters::default());
+        let layer = JsonLayer::new(())
+            .service(service)
+            .env(env)
+            .clock(clock.clone());
+        let notice = layer.notice();
+
+        let (sink, path): (Box<dyn Sink>, Option<PathBuf>) = match self.writer {
+            Some(w) => (Box::new(IoSink::new(w, "the configured writer")), None),
+            None => {
+                let dir_display = self.dir.value.display().to_string();
+                let opts = FileOptions {
+                    dir: self.dir.value.clone(),
+                    name: file_name.value.clone(),
+                    max_bytes: self.max_bytes.value,
+                    rotation: self.rotation,
+                    keep: self.keep,
+                    mode: self.file_mode,
+                    gzip: self.compress.value,
+                    clock: clock.clone(),
+                };
+                let file = RollingFile::open(opts, Arc::clone(&counters)).map_err(|e| match e {
+                    OpenError::Dir(io) => Error::io(
+                        self.dir.from,
+                        &dir_display,
+                        "cannot use the log directory",
+                        io,
+                    ),
+                    OpenError::File(io) => {
+                        let path = self.dir.value.join(&file_name.value);
+                        if path.symlink_metadata().is_ok() {
+                            Error::io(
+                                file_name.from,
+                                &path.display().to_string(),
+                                "cannot open the log file",
+                                io,
+                            )
+                        } else {
+                            Error::io(
+                                self.dir.from,
+                                &dir_display,
+                                "cannot create the log file in this directory",
+                                io,
+                            )
+                        }
+                    }
+                })?;
+                let path = file.path().to_path_buf();
+                (Box::new(file), Some(path))
+            }
+        };
+
+        let spawn = |sink: Box<dyn Sink>, name: &str| {
+            writer::spawn(
+                sink,
+                self.buffer_bytes.value,
+                self.overflow,
+                Arc::clone(&counters),
+                Some(notice.clone()),
+                name,
+            )
+            .map_err(|e| Error::io("writer thread", name, "cannot start the writer thread", e))
+        };
+        let mut workers = vec![spawn(sink, "logwarden-writer")?];
+        let mut records = NonBlocking::new(&workers[0]);
+        let mut pretty = None;
+        if self.stdout.is_json() || self.stdout.is_pretty() {
+            let stdout = spawn(
+                Box::new(IoSink::new(io::stdout(), "stdout")),
+                "logwarden-stdout",
+            )?;
+            if self.stdout.is_json() {
+                records = records.with_tee(&stdout);
+            } else {
+                pretty = Some(NonBlocking::new(&stdout));
+            }
+            workers.push(stdout);
+        }
+        Ok(Assembled {
+            filter,
+            json: layer.with_writer(records),
+            pretty,
+            capture_log: self.capture_log,
+            guard: Guard::new(workers, counters, self.shutdown_timeout, path),
+        })
+    }
+
+    /// Builds the layers without installing them, for an application that assembles its own
+    /// `tracing_subscriber::registry()` stack. The returned layer carries its own filter (the
+    /// `filter`/`RUST_LOG` directives), so it does not restrict the other layers.
+    ///
+    /// `log`-crate events reach it only if the application installs `tracing_log::LogTracer`.
+    ///
+    /// ```
+    /// use tracing_subscriber::layer::SubscriberExt;
+    /// # fn main() -> Result<(), logwarden::Error> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let (layer, guard) = logwarden::builder().service("orders").dir(dir.path()).build()?;
+    /// let subscriber = tracing_subscriber::registry().with(layer);
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("hello"));
+    /// assert!(guard.flush());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Builder::init`], except that nothing global is checked.
+    pub fn build<S>(self) -> Result<(Box<dyn Layer<S> + Send + Sync>, Guard), Error>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+    {
+        let a = self.assemble()?;
+        let layer = a
+            .json
+            .and_then(a.pretty.map(pretty_layer))
+            .with_filter(a.filter);
+        Ok((Box::new(layer), a.guard))
+    }
+
+    /// Validates the settings, opens the log file, starts the writer and installs the global
+    /// subscriber (and the `log`-crate bridge, unless turned off).
+    ///
+    /// # Errors
+    /// An [`Error`] naming the setting when a value is invalid, when the log directory cannot be
+    /// created or written, when the log path is a symlink or not a regular file, or when a
+    /// global subscriber is already installed. Nothing is installed then, so a corrected second
+    /// call can succeed.
+    pub fn init(self) -> Result<Guard, Error> {
+        if tracing::dispatcher::has_been_set() {
+            return Err(Error::already_initialized());
+        }
+        let a = self.assemble()?;
+        let max_level = a.filter.max_level_hint();
+        let subscriber = tracing_subscriber::registry()
+            .with(a.filter)
+            .with(a.json)
+            .with(a.pretty.map(pretty_layer));
+        // On failure `a.guard` is dropped here: the writer threads stop, nothing stays behind.
+        tracing::subscriber::set_global_default(subscriber)
+            .map_err(|_| Error::already_initialized())?;
+        if a.capture_log {
+            let level = match max_level.unwrap_or(LevelFilter::TRACE) {
+                LevelFilter::OFF => tracing_log::log::LevelFilter::Off,
+                LevelFilter::ERROR => tracing_log::log::LevelFilter::Error,
+                LevelFilter::WARN => tracing_log::log::LevelFilter::Warn,
+                LevelFilter::INFO => tracing_log::log::LevelFilter::Info,
+                LevelFilter::DEBUG => tracing_log::log::LevelFilter::Debug,
+                _ => tracing_log::log::LevelFilter::Trace,
+            };
+            if let Err(e) = tracing_log::LogTracer::builder()
+                .with_max_level(level)
+                .init()
+            {
+                report(format_args!("`log` events are not captured: {e}"));
+            }
+        }
+        Ok(a.guard)
+    }
+}
+
+fn validate_file_name(v: &Val<String>) -> Result<(), Error> {
+    let name = v.value.as_str();
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
+        return Err(Error::invalid(
+            v.from,
+            name,
+            "expected a plain file name such as orders.log (no path separators)",
+        ));
+    }
+    Ok(())
+}
+
+struct Assembled {
+    filter: EnvFilter,
+    json: JsonLayer<NonBlocking>,
+    pretty: Option<NonBlocking>,
+    capture_log: bool,
+    guard: Guard,
+}
+
+/// Configures from the environment and installs the global subscriber: `builder().from_env().init()`.
+///
+/// # Errors
+/// See [`Builder::init`]: invalid variables (named in the message), an unusable log directory,
+/// or a second call.
+pub fn init() -> Result<Guard, Error> {
+    builder().from_env().init()
+}

@@ -1,0 +1,62 @@
+//! The one place failures with no caller to return to end up: counters the [`Guard`](crate::Guard)
+//! can read, and a line on stderr.
+//!
+//! These are deliberately *not* `tracing` events: a write error reported as an ERROR event would
+//! be written through the very writer that is failing, and would feed the alert counter.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Prints one diagnostic line on stderr, prefixed so it is recognisable among the host's output.
+pub(crate) fn report(args: fmt::Arguments<'_>) {
+    eprintln!("logwarden: {args}");
+}
+
+/// Counters shared by the writers of one `init()`/`build()`.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) lines_dropped: AtomicU64,
+    pub(crate) lines_lost: AtomicU64,
+    pub(crate) write_errors: AtomicU64,
+    pub(crate) rotations: AtomicU64,
+    pub(crate) rotation_errors: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> Stats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Stats {
+            lines_dropped: get(&self.lines_dropped),
+            lines_lost: get(&self.lines_lost),
+            write_errors: get(&self.write_errors),
+            rotations: get(&self.rotations),
+            rotation_errors: get(&self.rotation_errors),
+        }
+    }
+}
+
+/// What the writers have had to give up on since start, read with
+/// [`Guard::stats`](crate::Guard::stats).
+///
+/// All zero in a healthy process. Every non-zero value was also reported on stderr and, once
+/// writing worked again, as a `WARN` record with target `logwarden` in the log itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Lines not queued: the buffer was full under [`Overflow::DROP`](crate::Overflow::DROP), or
+    /// they were logged after the guard was dropped.
+    pub lines_dropped: u64,
+    /// Lines queued but not written because the file could not be written (disk full, file or
+    /// directory removed, permission lost).
+    pub lines_lost: u64,
+    /// Failed write or open attempts.
+    pub write_errors: u64,
+    /// Rotations done.
+    pub rotations: u64,
+    /// Rotations that failed (the active file was kept and writing went on in it).
+    pub rotation_errors: u64,
+}

@@ -1,0 +1,66 @@
+//! Proactive structured logging for [`tracing`]: call [`init()`] once, and every event becomes
+//! one enriched JSON line in a log file that rotates by size and/or time, written by a background
+//! thread, losslessly by default.
+//!
+//! ```no_run
+//! fn main() -> Result<(), logwarden::Error> {
+//!     // Reads RUST_LOG and LOGWARDEN_* (see `Builder`); keep the guard until the end of main.
+//!     let _guard = logwarden::init()?;
+//!
+//!     let span = tracing::info_span!("request", trace_id = "4bf92f3577b34da6", user_id = 42);
+//!     let _entered = span.enter();
+//!     tracing::info!(items = 3, total = 59.90, "order placed");
+//!     Ok(())
+//! }
+//! ```
+//!
+//! writes to `logs/<service>.log`:
+//!
+//! ```text
+//! {"timestamp":"2026-11-25T22:00:59.123456Z","level":"INFO","message":"order placed","target":"orders","service":"orders","env":"development","host":"web-1","pid":4242,"span":"request","trace_id":"4bf92f3577b34da6","user_id":42,"items":3,"total":59.9}
+//! ```
+//!
+//! # The record
+//! Keys come in a fixed order: `timestamp` (RFC 3339, UTC, microseconds), `level`, `message`,
+//! `target`, `service`, `env`, `host`, `pid`, `span` (the innermost span's name, only inside a
+//! span), then the fields of the enclosing spans (outermost first; an inner span's field shadows
+//! an outer one of the same name), then the event's own fields (which shadow span fields).
+//! A user field named like a reserved key is written as `fields.<name>`, never dropped. Numbers
+//! and booleans stay JSON numbers and booleans; NaN and ±infinity become the strings `"NaN"`,
+//! `"inf"`, `"-inf"`. Control characters, quotes, backslashes and U+2028/U+2029 are escaped, so
+//! one event is always exactly one line.
+//!
+//! # Composing with your own stack
+//! [`Builder::build`] returns the layer (with its own filter) and the [`Guard`] without
+//! installing anything; [`JsonLayer`] alone formats records for any writer.
+
+#![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms
+)]
+
+mod clock;
+mod config;
+mod diag;
+mod error;
+mod file;
+mod guard;
+mod host;
+mod parse;
+mod record;
+mod stdout;
+mod timestamp;
+mod writer;
+
+pub use clock::ManualClock;
+pub use config::{builder, init, Builder};
+pub use diag::Stats;
+pub use error::{Error, ErrorKind};
+pub use file::Rotation;
+pub use guard::Guard;
+pub use record::JsonLayer;
+pub use stdout::StdoutMode;
+pub use writer::Overflow;

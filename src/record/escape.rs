@@ -1,0 +1,142 @@
+//! JSON string escaping, in bulk: runs of ordinary bytes are copied with one `extend_from_slice`,
+//! only the bytes that need it are rewritten.
+//!
+//! Beyond what JSON requires (`"`, `\`, U+0000–U+001F) we also escape DEL and U+2028/U+2029, so a
+//! record stays one line for every reader — JavaScript-based viewers treat U+2028/9 as line breaks.
+
+use std::fmt;
+
+/// For each byte: 0 = copy as is, otherwise the escape class.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = 1;
+        i += 1;
+    }
+    t[b'"' as usize] = 1;
+    t[b'\\' as usize] = 1;
+    t[0x7f] = 1;
+    // First byte of U+2028 / U+2029 (E2 80 A8 / E2 80 A9); checked further when seen.
+    t[0xe2] = 2;
+    t
+};
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends `s` escaped for the inside of a JSON string (no surrounding quotes).
+#[inline]
+pub(crate) fn escape_into(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match CLASS[b as usize] {
+            0 => {
+                i += 1;
+                continue;
+            }
+            2 => {
+                if bytes.len() > i + 2
+                    && bytes[i + 1] == 0x80
+                    && (bytes[i + 2] == 0xa8 || bytes[i + 2] == 0xa9)
+                {
+                    out.extend_from_slice(&bytes[start..i]);
+                    out.extend_from_slice(if bytes[i + 2] == 0xa8 {
+                        b"\\u2028"
+                    } else {
+                        b"\\u2029"
+                    });
+                    i += 3;
+                    start = i;
+                } else {
+                    i += 1;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(b >> 4) as usize],
+                HEX[(b & 0xf) as usize],
+            ]),
+        }
+        i += 1;
+        start = i;
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+/// Appends `"s"` (quoted and escaped).
+#[inline]
+pub(crate) fn quoted_into(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    escape_into(out, s);
+    out.push(b'"');
+}
+
+/// A `fmt::Write` that escapes as it goes, for `Debug` values and formatted messages: formatting
+/// lands directly in the line buffer, never in a temporary `String`.
+pub(crate) struct Escaper<'a>(pub(crate) &'a mut Vec<u8>);
+
+impl fmt::Write for Escaper<'_> {
+    #[inline]
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        escape_into(self.0, s);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn esc(s: &str) -> String {
+        let mut v = Vec::new();
+        quoted_into(&mut v, s);
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn round_trips_through_a_json_parser() {
+        let samples = [
+            "",
+            "plain",
+            "quote \" backslash \\ slash /",
+            "line\nbreak\r\ttab\u{8}\u{c}",
+            "\u{0}\u{1}\u{1f}\u{7f}",
+            "sep\u{2028}para\u{2029}end",
+            "é ünïcödé 日本語 🎉 \u{e2}",
+            "\u{2027}\u{202a}", // neighbours of the separators are left alone
+        ];
+        for s in samples {
+            let json = esc(s);
+            assert!(
+                !json.contains('\n') && !json.contains('\u{2028}') && !json.contains('\u{2029}')
+            );
+            let back: String = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, s);
+        }
+    }
+
+    #[test]
+    fn escapes_the_short_forms() {
+        assert_eq!(esc("a\"b\\c\nd"), r#""a\"b\\c\nd""#);
+        assert_eq!(esc("\u{1}"), r#""\u0001""#);
+        assert_eq!(esc("\u{2028}"), r#""\u2028""#);
+    }
+}

@@ -1,0 +1,305 @@
+//! Field values rendered to JSON fragments, and the per-span storage of those fragments.
+//!
+//! A span's fields are rendered once, when the span is created or recorded into, and kept as
+//! `"key":value` byte ranges in the span's extensions. An event then copies bytes; nothing is
+//! re-serialized or re-parsed per event.
+
+use std::fmt;
+
+use smallvec::SmallVec;
+use tracing_core::field::{Field, Visit};
+
+use super::escape::{escape_into, quoted_into, Escaper};
+
+/// Keys the crate writes itself. A user field with one of these names is written as
+/// `fields.<name>` so it can neither overwrite nor duplicate them.
+pub(crate) const RESERVED: [&str; 9] = [
+    "timestamp",
+    "level",
+    "message",
+    "target",
+    "service",
+    "env",
+    "host",
+    "pid",
+    "span",
+];
+
+/// The prefix a colliding user field gets.
+pub(crate) const COLLISION_PREFIX: &str = "fields.";
+
+#[inline]
+fn is_reserved(name: &str) -> bool {
+    // Cheap pre-check on length and first byte before the string compares.
+    matches!(name.len(), 3..=9) && RESERVED.contains(&name)
+}
+
+/// Whether two field names end up as the same JSON key (after reserved names are prefixed).
+#[inline]
+pub(crate) fn same_key(a: &str, b: &str) -> bool {
+    if std::ptr::eq(a, b) || a == b {
+        return true;
+    }
+    let collides = |prefixed: &str, plain: &str| {
+        prefixed
+            .strip_prefix(COLLISION_PREFIX)
+            .is_some_and(|rest| rest == plain && is_reserved(plain))
+    };
+    collides(a, b) || collides(b, a)
+}
+
+/// Appends `"name":` with the reserved-key rename applied.
+#[inline]
+fn push_key(out: &mut Vec<u8>, name: &str) {
+    out.push(b'"');
+    if is_reserved(name) {
+        out.extend_from_slice(COLLISION_PREFIX.as_bytes());
+    }
+    escape_into(out, name);
+    out.extend_from_slice(b"\":");
+}
+
+/// Appends an `f64` as a JSON number; NaN and the infinities, which JSON cannot express, become
+/// the strings `"NaN"`, `"inf"` and `"-inf"` so the value is still visible.
+#[inline]
+pub(crate) fn push_f64(out: &mut Vec<u8>, v: f64) {
+    if v.is_finite() {
+        out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+    } else if v.is_nan() {
+        out.extend_from_slice(b"\"NaN\"");
+    } else if v > 0.0 {
+        out.extend_from_slice(b"\"inf\"");
+    } else {
+        out.extend_from_slice(b"\"-inf\"");
+    }
+}
+
+/// One rendered field: its name and where its `"key":value` fragment lies in the buffer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Entry {
+    pub(crate) name: &'static str,
+    start: u32,
+    end: u32,
+}
+
+/// A set of rendered fields: the span storage, and the per-event scratch for the event's own.
+#[derive(Debug, Default)]
+pub(crate) struct Rendered {
+    buf: Vec<u8>,
+    entries: SmallVec<[Entry; 4]>,
+}
+
+impl Rendered {
+    pub(crate) fn clear(&mut self) {
+        self.buf.clear();
+        self.entries.clear();
+    }
+
+    /// Releases a buffer that one huge event grew beyond `keep` bytes.
+    pub(crate) fn shrink(&mut self, keep: usize) {
+        if self.buf.capacity() > keep {
+            self.buf = Vec::new();
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub(crate) fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The `"key":value` fragment of an entry.
+    #[inline]
+    pub(crate) fn fragment(&self, e: &Entry) -> &[u8] {
+        &self.buf[e.start as usize..e.end as usize]
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.entries.iter().any(|e| same_key(e.name, name))
+    }
+
+    /// Replaces fields present in `update` (keeping their position) and appends the new ones:
+    /// `span.record(..)` on a field that already has a value overwrites it.
+    pub(crate) fn merge(&mut self, update: Rendered) {
+        if self.is_empty() {
+            *self = update;
+            return;
+        }
+        let mut merged = Rendered::default();
+        merged.buf.reserve(self.buf.len() + update.buf.len());
+        for e in &self.entries {
+            let source = match update.entries.iter().find(|u| same_key(u.name, e.name)) {
+                Some(u) => update.fragment(u),
+                None => self.fragment(e),
+            };
+            merged.push_fragment(e.name, source);
+        }
+        for u in &update.entries {
+            if !merged.has(u.name) {
+                merged.push_fragment(u.name, update.fragment(u));
+            }
+        }
+        *self = merged;
+    }
+
+    fn push_fragment(&mut self, name: &'static str, fragment: &[u8]) {
+        let start = self.buf.len() as u32;
+        self.buf.extend_from_slice(fragment);
+        self.entries.push(Entry {
+            name,
+            start,
+            end: self.buf.len() as u32,
+        });
+    }
+}
+
+/// The visitor: renders each field into a [`Rendered`], and the `message` field (if a message
+/// buffer is given) into its own buffer, since the message has a fixed place in the record.
+pub(crate) struct Recorder<'a> {
+    pub(crate) fields: &'a mut Rendered,
+    pub(crate) message: Option<&'a mut Vec<u8>>,
+    /// Events bridged from the `log` crate carry their metadata as `log.*` fields; those are
+    /// already in `target` and are skipped.
+    pub(crate) skip_log_fields: bool,
+}
+
+impl Recorder<'_> {
+    /// Starts a field, or returns `None` if it must be skipped (duplicate or bridge metadata).
+    #[inline]
+    fn begin(&mut self, field: &Field) -> Option<u32> {
+        let name = field.name();
+        if self.skip_log_fields && name.starts_with("log.") {
+            return None;
+        }
+        if self.fields.has(name) {
+            return None;
+        }
+        let start = self.fields.buf.len() as u32;
+        push_key(&mut self.fields.buf, name);
+        Some(start)
+    }
+
+    #[inline]
+    fn end(&mut self, field: &Field, start: u32) {
+        self.fields.entries.push(Entry {
+            name: field.name(),
+            start,
+            end: self.fields.buf.len() as u32,
+        });
+    }
+
+    #[inline]
+    fn message_buf(&mut self, field: &Field) -> Option<&mut Vec<u8>> {
+        if field.name() == "message" {
+            self.message.as_deref_mut()
+        } else {
+            None
+        }
+    }
+
+    #[inline]
+    fn raw(&mut self, field: &Field, value: &[u8]) {
+        if let Some(start) = self.begin(field) {
+            self.fields.buf.extend_from_slice(value);
+            self.end(field, start);
+        }
+    }
+}
+
+impl Visit for Recorder<'_> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if let Some(start) = self.begin(field) {
+            push_f64(&mut self.fields.buf, value);
+            self.end(field, start);
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.raw(field, itoa::Buffer::new().format(value).as_bytes());
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.raw(field, itoa::Buffer::new().format(value).as_bytes());
+    }
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        self.raw(field, itoa::Buffer::new().format(value).as_bytes());
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.raw(field, itoa::Buffer::new().format(value).as_bytes());
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.raw(field, if value { b"true" } else { b"false" });
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if let Some(msg) = self.message_buf(field) {
+            escape_into(msg, value);
+        } else if let Some(start) = self.begin(field) {
+            quoted_into(&mut self.fields.buf, value);
+            self.end(field, start);
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if let Some(start) = self.begin(field) {
+            let out = &mut self.fields.buf;
+            out.push(b'"');
+            let _ = fmt::write(&mut Escaper(out), format_args!("{value}"));
+            out.push(b'"');
+            self.end(field, start);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if let Some(msg) = self.message_buf(field) {
+            // The message arrives as `fmt::Arguments`, whose Debug is its Display.
+            let _ = fmt::write(&mut Escaper(msg), format_args!("{value:?}"));
+        } else if let Some(start) = self.begin(field) {
+            let out = &mut self.fields.buf;
+            out.push(b'"');
+            let _ = fmt::write(&mut Escaper(out), format_args!("{value:?}"));
+            out.push(b'"');
+            self.end(field, start);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_key_sees_through_the_collision_prefix() {
+        assert!(same_key("user_id", "user_id"));
+        assert!(!same_key("user_id", "user"));
+        assert!(same_key("fields.level", "level"));
+        assert!(same_key("level", "fields.level"));
+        assert!(!same_key("fields.user", "user"));
+    }
+
+    #[test]
+    fn reserved_names_get_prefixed() {
+        let mut v = Vec::new();
+        push_key(&mut v, "level");
+        push_key(&mut v, "levels");
+        assert_eq!(v, br#""fields.level":"levels":"#);
+    }
+
+    #[test]
+    fn floats_that_json_cannot_hold_become_strings() {
+        let mut v = Vec::new();
+        for f in [1.5, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e300] {
+            push_f64(&mut v, f);
+            v.push(b' ');
+        }
+        assert_eq!(
+            String::from_utf8(v).unwrap(),
+            r#"1.5 "NaN" "inf" "-inf" 1e300 "#
+        );
+    }
+}

@@ -1,0 +1,318 @@
+//! The `tracing` layer that turns each event into one JSON line.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::io::Write;
+
+use tracing_core::span::{Attributes, Id, Record};
+use tracing_core::{Event, Level, Subscriber};
+use tracing_log::NormalizeEvent;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use super::escape::quoted_into;
+use super::fields::{same_key, Recorder, Rendered};
+use crate::clock::Clock;
+use crate::timestamp::push_rfc3339_cached;
+
+/// A [`Layer`] that writes every event as one JSON object per line, with the fields of the
+/// enclosing spans flattened in.
+///
+/// [`init()`](crate::init) and [`Builder::build`](crate::Builder::build) assemble it with the
+/// rotating file for you; construct it directly to send the same records to any
+/// [`MakeWriter`] (a socket, `io::stdout`, a test buffer):
+///
+/// ```
+/// use tracing_subscriber::layer::SubscriberExt;
+/// let layer = logwarden::JsonLayer::new(std::io::stdout).service("orders").env("staging");
+/// let subscriber = tracing_subscriber::registry().with(layer);
+/// tracing::subscriber::with_default(subscriber, || {
+///     let _span = tracing::info_span!("request", trace_id = "4bf92f3577b34da6").entered();
+///     tracing::info!(items = 3, "order placed");
+/// });
+/// ```
+///
+/// Each event is formatted into a reusable per-thread buffer and handed to the writer with a
+/// single `write_all`, so a writer sees whole lines only.
+pub struct JsonLayer<W> {
+    make_writer: W,
+    /// `,"service":"…","env":"…","host":"…","pid":N`, rendered once.
+    constants: Box<[u8]>,
+    service: String,
+    env: String,
+    clock: Clock,
+}
+
+impl<W> fmt::Debug for JsonLayer<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JsonLayer")
+            .field("service", &self.service)
+            .field("env", &self.env)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W> JsonLayer<W> {
+    /// A layer writing to `make_writer`, with `service` set to the executable's name and `env` to
+    /// `development` until told otherwise.
+    pub fn new(make_writer: W) -> Self {
+        let mut layer = JsonLayer {
+            make_writer,
+            constants: Box::default(),
+            service: crate::host::executable_name().to_owned(),
+            env: "development".to_owned(),
+            clock: Clock::System,
+        };
+        layer.render_constants();
+        layer
+    }
+
+    /// Sets the `service` field of every record.
+    #[must_use]
+    pub fn service(mut self, service: impl Into<String>) -> Self {
+        self.service = service.into();
+        self.render_constants();
+        self
+    }
+
+    /// Sets the `env` field of every record.
+    #[must_use]
+    pub fn env(mut self, env: impl Into<String>) -> Self {
+        self.env = env.into();
+        self.render_constants();
+        self
+    }
+
+    pub(crate) fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn render_constants(&mut self) {
+        self.constants = render_constants(&self.service, &self.env);
+    }
+
+    /// The renderer for the crate's own records, with this layer's constant fields.
+    pub(crate) fn notice(&self) -> Notice {
+        Notice {
+            constants: self.constants.clone(),
+            clock: self.clock.clone(),
+        }
+    }
+
+    /// Replaces the writer, keeping everything else (the builder makes the writer last).
+    pub(crate) fn with_writer<W2>(self, make_writer: W2) -> JsonLayer<W2> {
+        JsonLayer {
+            make_writer,
+            constants: self.constants,
+            service: self.service,
+            env: self.env,
+            clock: self.clock,
+        }
+    }
+
+    fn format<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>, bufs: &mut Buffers)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+        W: for<'a> MakeWriter<'a> + 'static,
+    {
+        bufs.clear();
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        let Buffers {
+            line,
+            message,
+            fields,
+            names,
+            spans,
+            blocks,
+        } = bufs;
+
+        event.record(&mut Recorder {
+            fields,
+            message: Some(message),
+            skip_log_fields: normalized.is_some(),
+        });
+        names.extend(fields.entries().iter().map(|e| e.name));
+
+        line.extend_from_slice(b"{\"timestamp\":\"");
+        push_rfc3339_cached(line, self.clock.now_micros());
+        line.extend_from_slice(level_prefix(meta.level()));
+        line.extend_from_slice(message);
+        line.extend_from_slice(b"\",\"target\":");
+        quoted_into(line, meta.target());
+        line.extend_from_slice(&self.constants);
+
+        if let Some(scope) = ctx.event_scope(event) {
+            // Walk leaf → root so inner spans shadow outer ones, then emit root → leaf so the
+            // outermost context (typically `trace_id`) comes first.
+            for (depth, span) in scope.enumerate() {
+                if depth == 0 {
+                    line.extend_from_slice(b",\"span\":");
+                    quoted_into(line, span.name());
+                }
+                let ext = span.extensions();
+                let Some(rendered) = ext.get::<Rendered>() else {
+                    continue;
+                };
+                let start = spans.len();
+                for e in rendered.entries() {
+                    if names.iter().any(|n| same_key(n, e.name)) {
+                        continue;
+                    }
+                    names.push(e.name);
+                    spans.push(b',');
+                    spans.extend_from_slice(rendered.fragment(e));
+                }
+                blocks.push((start, spans.len()));
+            }
+            for &(start, end) in blocks.iter().rev() {
+                line.extend_from_slice(&spans[start..end]);
+            }
+        }
+
+        for e in fields.entries() {
+            line.push(b',');
+            line.extend_from_slice(fields.fragment(e));
+        }
+        line.extend_from_slice(b"}\n");
+
+        // The writer reports its own failures (counted, printed once); a layer has nobody to
+        // return an error to.
+        let _ = self.make_writer.make_writer_for(meta).write_all(line);
+    }
+}
+
+/// `,"service":"…","env":"…","host":"…","pid":N`: the fields every record shares.
+fn render_constants(service: &str, env: &str) -> Box<[u8]> {
+    let mut out = Vec::new();
+    out.extend_from_slice(b",\"service\":");
+    quoted_into(&mut out, service);
+    out.extend_from_slice(b",\"env\":");
+    quoted_into(&mut out, env);
+    out.extend_from_slice(b",\"host\":");
+    quoted_into(&mut out, crate::host::host_name());
+    out.extend_from_slice(b",\"pid\":");
+    out.extend_from_slice(itoa::Buffer::new().format(std::process::id()).as_bytes());
+    out.into_boxed_slice()
+}
+
+/// Renders the crate's own records (lines lost, lines dropped) in the same schema as events, with
+/// target `logwarden`, for the writer thread to put straight into the file.
+#[derive(Clone, Debug)]
+pub(crate) struct Notice {
+    constants: Box<[u8]>,
+    clock: Clock,
+}
+
+impl Notice {
+    pub(crate) fn render(&self, out: &mut Vec<u8>, level: &str, message: &str) {
+        out.extend_from_slice(b"{\"timestamp\":\"");
+        crate::timestamp::push_rfc3339(out, self.clock.now_micros());
+        out.extend_from_slice(b"\",\"level\":");
+        quoted_into(out, level);
+        out.extend_from_slice(b",\"message\":");
+        quoted_into(out, message);
+        out.extend_from_slice(b",\"target\":\"logwarden\"");
+        out.extend_from_slice(&self.constants);
+        out.extend_from_slice(b"}\n");
+    }
+}
+
+/// `","level":"INFO","message":"` — everything between the timestamp and the message text.
+fn level_prefix(level: &Level) -> &'static [u8] {
+    match *level {
+        Level::ERROR => b"\",\"level\":\"ERROR\",\"message\":\"",
+        Level::WARN => b"\",\"level\":\"WARN\",\"message\":\"",
+        Level::INFO => b"\",\"level\":\"INFO\",\"message\":\"",
+        Level::DEBUG => b"\",\"level\":\"DEBUG\",\"message\":\"",
+        _ => b"\",\"level\":\"TRACE\",\"message\":\"",
+    }
+}
+
+/// The per-thread scratch space: reused across events so steady-state formatting allocates nothing.
+#[derive(Default)]
+struct Buffers {
+    line: Vec<u8>,
+    message: Vec<u8>,
+    fields: Rendered,
+    names: Vec<&'static str>,
+    spans: Vec<u8>,
+    blocks: Vec<(usize, usize)>,
+}
+
+impl Buffers {
+    fn clear(&mut self) {
+        self.line.clear();
+        self.message.clear();
+        self.fields.clear();
+        self.names.clear();
+        self.spans.clear();
+        self.blocks.clear();
+    }
+
+    /// Drops buffers that one huge event blew up, so a thread does not hold megabytes forever.
+    fn shrink(&mut self) {
+        const KEEP: usize = 64 * 1024;
+        for v in [&mut self.line, &mut self.message, &mut self.spans] {
+            if v.capacity() > KEEP {
+                *v = Vec::new();
+            }
+        }
+        self.fields.shrink(KEEP);
+    }
+}
+
+thread_local! {
+    static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
+}
+
+impl<S, W> Layer<S> for JsonLayer<W>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'a> MakeWriter<'a> + 'static,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut rendered = Rendered::default();
+        attrs.record(&mut Recorder {
+            fields: &mut rendered,
+            message: None,
+            skip_log_fields: false,
+        });
+        if !rendered.is_empty() {
+            span.extensions_mut().insert(rendered);
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut update = Rendered::default();
+        values.record(&mut Recorder {
+            fields: &mut update,
+            message: None,
+            skip_log_fields: false,
+        });
+        if update.is_empty() {
+            return;
+        }
+        let mut ext = span.extensions_mut();
+        match ext.get_mut::<Rendered>() {
+            Some(existing) => existing.merge(update),
+            None => ext.insert(update),
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        BUFFERS.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut bufs) => {
+                self.format(event, &ctx, &mut bufs);
+                bufs.shrink();
+            }
+            // Re-entered: something logged while this thread was formatting (a Debug impl that
+            // logs). Use a fresh buffer rather than corrupt the one in use.
+            Err(_) => self.format(event, &ctx, &mut Buffers::default()),
+        });
+    }
+}

@@ -1,0 +1,110 @@
+//! Hand-off from the caller's thread to a background writer thread.
+//!
+//! Callers append whole lines to one shared byte buffer under a short lock; the writer thread
+//! swaps that buffer for an empty one and writes everything it took with as few `write` calls as
+//! the sink allows. Compared with a channel of one `Vec` per line (tracing-appender), this costs
+//! one `memcpy` per line and no allocation, and the writer issues large writes.
+
+mod io_sink;
+mod worker;
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
+use tracing_core::Metadata;
+use tracing_subscriber::fmt::MakeWriter;
+
+pub(crate) use io_sink::IoSink;
+pub(crate) use worker::{spawn, Sink, SinkError, WorkerHandle};
+
+/// What to do when a line arrives and the writer's buffer is full.
+///
+/// A newtype over a private enum so that policies can be added without breaking callers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Overflow(OverflowKind);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OverflowKind {
+    Block,
+    Drop,
+}
+
+impl Overflow {
+    /// Lossless (the default): the logging thread waits until the writer has made room.
+    pub const BLOCK: Overflow = Overflow(OverflowKind::Block);
+    /// Lossy: the line is dropped and counted; a `WARN` record later says how many were lost.
+    pub const DROP: Overflow = Overflow(OverflowKind::Drop);
+
+    pub(crate) fn is_block(self) -> bool {
+        self.0 == OverflowKind::Block
+    }
+}
+
+impl Default for Overflow {
+    fn default() -> Self {
+        Overflow::BLOCK
+    }
+}
+
+impl fmt::Debug for Overflow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.0 {
+            OverflowKind::Block => "Overflow::BLOCK",
+            OverflowKind::Drop => "Overflow::DROP",
+        })
+    }
+}
+
+/// The caller-side handle of a writer thread (one per destination: file, stdout).
+#[derive(Clone, Debug)]
+pub(crate) struct NonBlocking {
+    primary: Arc<worker::Shared>,
+    /// A second destination receiving the same lines (`LOGWARDEN_STDOUT=json`).
+    tee: Option<Arc<worker::Shared>>,
+}
+
+impl NonBlocking {
+    pub(crate) fn new(primary: &WorkerHandle) -> Self {
+        NonBlocking {
+            primary: primary.shared(),
+            tee: None,
+        }
+    }
+
+    pub(crate) fn with_tee(mut self, tee: &WorkerHandle) -> Self {
+        self.tee = Some(tee.shared());
+        self
+    }
+}
+
+/// The `io::Write` given out per event. Each `write` call is taken as whole lines and always
+/// accepted in full, so a `write_all` of one record is one hand-off.
+#[derive(Debug)]
+pub(crate) struct LineWriter<'a>(&'a NonBlocking);
+
+impl io::Write for LineWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.primary.push(buf);
+        if let Some(tee) = &self.0.tee {
+            tee.push(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for NonBlocking {
+    type Writer = LineWriter<'a>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        LineWriter(self)
+    }
+
+    fn make_writer_for(&'a self, _meta: &Metadata<'_>) -> Self::Writer {
+        LineWriter(self)
+    }
+}

@@ -1,0 +1,394 @@
+//! The writer thread and the state it shares with callers.
+
+use std::cell::Cell;
+use std::io;
+use std::mem;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use super::Overflow;
+use crate::diag::{report, Counters};
+use crate::record::Notice;
+
+/// Where a writer thread puts its batches: the rotating file, stdout, a user's writer.
+pub(crate) trait Sink: Send + 'static {
+    /// Writes `batch`, a run of whole `\n`-terminated lines. On failure, says from which byte on
+    /// the batch was not written, so the lost lines can be counted.
+    fn write_lines(&mut self, batch: &[u8]) -> Result<(), SinkError>;
+
+    /// Called before writing again after a failure: reopen the file, recreate the directory.
+    fn recover(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Called about once a second: notice a file deleted underneath, finish background work.
+    fn housekeeping(&mut self) {}
+
+    /// Called once at shutdown; may wait for background work until `deadline`.
+    fn finish(&mut self, _deadline: Instant) {}
+
+    /// A short description for diagnostics (a path, `stdout`), never a secret.
+    fn describe(&self) -> String;
+}
+
+/// A failed [`Sink::write_lines`].
+#[derive(Debug)]
+pub(crate) struct SinkError {
+    pub(crate) error: io::Error,
+    /// Offset in the batch of the first byte not written; the line it starts is lost.
+    pub(crate) unwritten_from: usize,
+}
+
+/// How long the writer sleeps when idle before doing housekeeping and releasing big buffers.
+const IDLE_TICK: Duration = Duration::from_secs(1);
+
+/// Buffers above this size are released when the writer goes idle.
+const IDLE_KEEP_BYTES: usize = 64 * 1024;
+
+thread_local! {
+    /// Set on writer threads: a line logged from inside a sink must not wait on its own thread.
+    static ON_WRITER_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    /// The writer waits here for lines.
+    wake: Condvar,
+    /// Blocked callers wait here for room.
+    room: Condvar,
+    /// Flushes and shutdown wait here for the writer's progress.
+    progress: Condvar,
+    capacity: usize,
+    overflow: Overflow,
+    counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("capacity", &self.capacity)
+            .field("overflow", &self.overflow)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+struct State {
+    buf: Vec<u8>,
+    /// Lines ever accepted into `buf`.
+    accepted: u64,
+    /// Lines the writer has finished with (written or counted lost).
+    done: u64,
+    /// Lines dropped since the writer last reported it.
+    dropped_unreported: u64,
+    writer_idle: bool,
+    shutdown: bool,
+    exited: bool,
+}
+
+impl Shared {
+    /// Queues whole lines. Never fails: what cannot be queued is counted.
+    pub(crate) fn push(&self, lines: &[u8]) {
+        if ON_WRITER_THREAD.get() {
+            Counters::add(&self.counters.lines_dropped, count_lines(lines));
+            return;
+        }
+        let mut st = self.state.lock();
+        loop {
+            if st.shutdown {
+                drop(st);
+                Counters::add(&self.counters.lines_dropped, count_lines(lines));
+                return;
+            }
+            // An empty buffer always takes the line, so a line larger than the capacity passes.
+            if st.buf.is_empty() || st.buf.len() + lines.len() <= self.capacity {
+                break;
+            }
+            if self.overflow.is_block() {
+                if st.writer_idle {
+                    self.wake.notify_one();
+                }
+                self.room.wait(&mut st);
+            } else {
+                let n = count_lines(lines);
+                st.dropped_unreported += n;
+                drop(st);
+                Counters::add(&self.counters.lines_dropped, n);
+                return;
+            }
+        }
+        st.buf.extend_from_slice(lines);
+        st.accepted += count_lines(lines);
+        if st.writer_idle {
+            st.writer_idle = false;
+            self.wake.notify_one();
+        }
+    }
+
+    /// Waits until every line accepted before the call is written (or counted lost), at most
+    /// until `deadline`. Returns whether it got there.
+    fn flush_until(&self, deadline: Instant) -> bool {
+        let mut st = self.state.lock();
+        let target = st.accepted;
+        while st.done < target && !st.exited {
+            if st.writer_idle {
+                st.writer_idle = false;
+                self.wake.notify_one();
+            }
+            if self.progress.wait_until(&mut st, deadline).timed_out() {
+                return st.done >= target;
+            }
+        }
+        st.done >= target
+    }
+}
+
+fn count_lines(bytes: &[u8]) -> u64 {
+    let n = memchr::memchr_iter(b'\n', bytes).count() as u64;
+    // A write that does not end in a newline still carries one (partial) line.
+    n + u64::from(bytes.last().is_some_and(|&b| b != b'\n'))
+}
+
+/// Owns a writer thread: flushes it and stops it.
+#[derive(Debug)]
+pub(crate) struct WorkerHandle {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl WorkerHandle {
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        Arc::clone(&self.shared)
+    }
+
+    pub(crate) fn flush_until(&self, deadline: Instant) -> bool {
+        self.shared.flush_until(deadline)
+    }
+
+    /// Writes what is queued, stops the thread, and returns by `deadline` whatever happens.
+    /// Returns whether everything queued was written.
+    pub(crate) fn shutdown(&mut self, deadline: Instant) -> bool {
+        let flushed = self.shared.flush_until(deadline);
+        let mut st = self.shared.state.lock();
+        st.shutdown = true;
+        self.shared.wake.notify_one();
+        self.shared.room.notify_all();
+        while !st.exited {
+            if self
+                .shared
+                .progress
+                .wait_until(&mut st, deadline)
+                .timed_out()
+            {
+                break;
+            }
+        }
+        let exited = st.exited;
+        drop(st);
+        if exited {
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        }
+        // else: the sink is stuck in a write (a hung NFS mount); leave the thread behind rather
+        // than hang the host's shutdown.
+        flushed
+    }
+}
+
+/// Starts a writer thread for `sink`.
+pub(crate) fn spawn(
+    sink: Box<dyn Sink>,
+    capacity: usize,
+    overflow: Overflow,
+    counters: Arc<Counters>,
+    notice: Option<Notice>,
+    thread_name: &str,
+) -> io::Result<WorkerHandle> {
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State::default()),
+        wake: Condvar::new(),
+        room: Condvar::new(),
+        progress: Condvar::new(),
+        capacity: capacity.max(1),
+        overflow,
+        counters,
+    });
+    let worker = Worker {
+        shared: Arc::clone(&shared),
+        sink,
+        notice,
+        failing: None,
+        scratch: Vec::new(),
+        last_housekeeping: Instant::now(),
+    };
+    let thread = thread::Builder::new()
+        .name(thread_name.to_owned())
+        .spawn(move || worker.run())?;
+    Ok(WorkerHandle {
+        shared,
+        thread: Some(thread),
+    })
+}
+
+/// A run of failed writes, reported once when it starts and once when it ends.
+struct Failure {
+    first_error: String,
+    lines_lost: u64,
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    sink: Box<dyn Sink>,
+    notice: Option<Notice>,
+    failing: Option<Failure>,
+    scratch: Vec<u8>,
+    last_housekeeping: Instant,
+}
+
+impl Worker {
+    fn run(mut self) {
+        ON_WRITER_THREAD.set(true);
+        let mut batch = Vec::new();
+        loop {
+            let (target, dropped, shutdown) = {
+                let mut st = self.shared.state.lock();
+                while st.buf.is_empty() && st.dropped_unreported == 0 && !st.shutdown {
+                    st.writer_idle = true;
+                    if self.shared.wake.wait_for(&mut st, IDLE_TICK).timed_out()
+                        && st.buf.is_empty()
+                    {
+                        // Idle: an idle service holds no large buffer.
+                        if st.buf.capacity() > IDLE_KEEP_BYTES {
+                            st.buf = Vec::new();
+                        }
+                        if batch.capacity() > IDLE_KEEP_BYTES {
+                            batch = Vec::new();
+                        }
+                        drop(st);
+                        self.housekeeping(true);
+                        st = self.shared.state.lock();
+                    }
+                }
+                st.writer_idle = false;
+                mem::swap(&mut st.buf, &mut batch);
+                let dropped = mem::take(&mut st.dropped_unreported);
+                self.shared.room.notify_all();
+                (st.accepted, dropped, st.shutdown && batch.is_empty())
+            };
+            if !batch.is_empty() {
+                self.housekeeping(false);
+                self.write(&batch);
+                batch.clear();
+            }
+            if dropped > 0 {
+                self.write_notice(
+                    "WARN",
+                    &format!(
+                        "logwarden dropped {dropped} lines: the write buffer was full and the overflow policy is DROP"
+                    ),
+                );
+            }
+            {
+                let mut st = self.shared.state.lock();
+                st.done = target;
+                self.shared.progress.notify_all();
+            }
+            if shutdown {
+                break;
+            }
+        }
+        self.sink.finish(Instant::now() + Duration::from_secs(5));
+        let mut st = self.shared.state.lock();
+        st.exited = true;
+        self.shared.progress.notify_all();
+    }
+
+    fn housekeeping(&mut self, force: bool) {
+        if force || self.last_housekeeping.elapsed() >= IDLE_TICK {
+            self.last_housekeeping = Instant::now();
+            self.sink.housekeeping();
+        }
+    }
+
+    fn write(&mut self, batch: &[u8]) {
+        if self.failing.is_some() {
+            if let Err(e) = self.sink.recover() {
+                self.lost(batch, e);
+                return;
+            }
+        }
+        match self.sink.write_lines(batch) {
+            Ok(()) => {
+                if let Some(failure) = self.failing.take() {
+                    report(format_args!(
+                        "writing to {} works again; {} lines were lost",
+                        self.sink.describe(),
+                        failure.lines_lost
+                    ));
+                    self.write_notice(
+                        "WARN",
+                        &format!(
+                            "logwarden lost {} lines: writing to {} failed: {}",
+                            failure.lines_lost,
+                            self.sink.describe(),
+                            failure.first_error
+                        ),
+                    );
+                }
+            }
+            Err(e) => self.lost(&batch[e.unwritten_from.min(batch.len())..], e.error),
+        }
+    }
+
+    fn lost(&mut self, unwritten: &[u8], error: io::Error) {
+        let n = count_lines(unwritten);
+        Counters::add(&self.shared.counters.lines_lost, n);
+        Counters::add(&self.shared.counters.write_errors, 1);
+        match &mut self.failing {
+            Some(f) => f.lines_lost += n,
+            None => {
+                report(format_args!(
+                    "writing to {} failed: {error}; lines are counted as lost until it works again",
+                    self.sink.describe()
+                ));
+                self.failing = Some(Failure {
+                    first_error: error.to_string(),
+                    lines_lost: n,
+                });
+            }
+        }
+    }
+
+    /// Writes a record of the crate's own into this sink. Not a `tracing` event: it must not go
+    /// through filters, other layers or the alert counter.
+    fn write_notice(&mut self, level: &str, message: &str) {
+        let Some(notice) = &self.notice else {
+            report(format_args!("{message}"));
+            return;
+        };
+        self.scratch.clear();
+        notice.render(&mut self.scratch, level, message);
+        if let Err(e) = self.sink.write_lines(&self.scratch) {
+            let scratch = mem::take(&mut self.scratch);
+            self.lost(&scratch, e.error);
+            self.scratch = scratch;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_partial_lines() {
+        assert_eq!(count_lines(b""), 0);
+        assert_eq!(count_lines(b"a\n"), 1);
+        assert_eq!(count_lines(b"a\nb"), 2);
+        assert_eq!(count_lines(b"a\nb\n"), 2);
+    }
+}
