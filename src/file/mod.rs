@@ -52,7 +52,7 @@ pub(crate) struct RollingFile {
     counters: Arc<Counters>,
     rotation_failing: bool,
     #[cfg(feature = "gzip")]
-    compressors: Vec<std::thread::JoinHandle<()>>,
+    compressor: Option<gzip::Compressor>,
 }
 
 impl RollingFile {
@@ -92,7 +92,19 @@ impl RollingFile {
             rotation_failing: false,
             opts,
             #[cfg(feature = "gzip")]
-            compressors: Vec::new(),
+            compressor: None,
+        })
+        .map(|mut file| {
+            #[cfg(feature = "gzip")]
+            if file.opts.gzip {
+                file.compressor = Some(gzip::Compressor::new(
+                    file.opts.dir.clone(),
+                    file.opts.name.clone(),
+                    file.opts.keep,
+                    file.opts.mode,
+                ));
+            }
+            file
         })
     }
 
@@ -172,28 +184,11 @@ impl RollingFile {
 
     fn after_rotation(&mut self, rotated: &Path) {
         #[cfg(feature = "gzip")]
-        if self.opts.gzip {
-            self.compressors.retain(|t| !t.is_finished());
-            let (dir, name, keep, mode) = (
-                self.opts.dir.clone(),
-                self.opts.name.clone(),
-                self.opts.keep,
-                self.opts.mode,
-            );
-            let rotated = rotated.to_path_buf();
-            let spawned = std::thread::Builder::new()
-                .name("logwarden-gzip".into())
-                .spawn(move || {
-                    if let Err(e) = gzip::compress(&rotated, mode) {
-                        report(format_args!("cannot compress {}: {e}", rotated.display()));
-                    }
-                    prune_reporting(&dir, &name, keep);
-                });
-            match spawned {
-                Ok(t) => self.compressors.push(t),
-                Err(e) => report(format_args!("cannot start compression: {e}")),
+        if let Some(compressor) = &self.compressor {
+            // Compression and the pruning after it happen in order on one background thread.
+            if compressor.submit(rotated.to_path_buf()) {
+                return;
             }
-            return;
         }
         let _ = rotated;
         prune_reporting(&self.opts.dir, &self.opts.name, self.opts.keep);
@@ -287,19 +282,12 @@ impl Sink for RollingFile {
                 )),
             }
         }
-        #[cfg(feature = "gzip")]
-        self.compressors.retain(|t| !t.is_finished());
     }
 
     fn finish(&mut self, deadline: Instant) {
         #[cfg(feature = "gzip")]
-        for t in self.compressors.drain(..) {
-            while !t.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-            if t.is_finished() {
-                let _ = t.join();
-            }
+        if let Some(compressor) = self.compressor.take() {
+            compressor.finish(deadline);
         }
         let _ = deadline;
     }

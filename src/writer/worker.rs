@@ -222,6 +222,7 @@ pub(crate) fn spawn(
         sink,
         notice,
         failing: None,
+        dropped_unreported: 0,
         scratch: Vec::new(),
         last_housekeeping: Instant::now(),
     };
@@ -245,6 +246,8 @@ struct Worker {
     sink: Box<dyn Sink>,
     notice: Option<Notice>,
     failing: Option<Failure>,
+    /// Dropped lines not yet reported in a record (kept while writing fails).
+    dropped_unreported: u64,
     scratch: Vec<u8>,
     last_housekeeping: Instant,
 }
@@ -284,13 +287,16 @@ impl Worker {
                 self.write(&batch);
                 batch.clear();
             }
-            if dropped > 0 {
-                self.write_notice(
-                    "WARN",
-                    &format!(
-                        "logwarden dropped {dropped} lines: the write buffer was full and the overflow policy is DROP"
-                    ),
+            self.dropped_unreported += dropped;
+            if self.dropped_unreported > 0 && self.failing.is_none() {
+                let message = format!(
+                    "logwarden dropped {} lines: the write buffer was full and the overflow policy is DROP",
+                    self.dropped_unreported
                 );
+                match self.write_notice("WARN", &message) {
+                    Ok(()) => self.dropped_unreported = 0,
+                    Err(e) => self.lost(0, e),
+                }
             }
             {
                 let mut st = self.shared.state.lock();
@@ -315,41 +321,42 @@ impl Worker {
     }
 
     fn write(&mut self, batch: &[u8]) {
-        if self.failing.is_some() {
+        if let Some(failure) = &self.failing {
             if let Err(e) = self.sink.recover() {
-                self.lost(batch, e);
+                self.lost(count_lines(batch), e);
                 return;
             }
-        }
-        match self.sink.write_lines(batch) {
-            Ok(()) => {
-                if let Some(failure) = self.failing.take() {
-                    report(format_args!(
-                        "writing to {} works again; {} lines were lost",
-                        self.sink.describe(),
-                        failure.lines_lost
-                    ));
-                    self.write_notice(
-                        "WARN",
-                        &format!(
-                            "logwarden lost {} lines: writing to {} failed: {}",
-                            failure.lines_lost,
-                            self.sink.describe(),
-                            failure.first_error
-                        ),
-                    );
-                }
+            // The loss record goes first, before the lines written after it, and doubles as the
+            // probe that writing works again.
+            let message = format!(
+                "logwarden lost {} lines: writing to {} failed: {}",
+                failure.lines_lost,
+                self.sink.describe(),
+                failure.first_error
+            );
+            let lines_lost = failure.lines_lost;
+            if let Err(e) = self.write_notice("WARN", &message) {
+                self.lost(count_lines(batch), e);
+                return;
             }
-            Err(e) => self.lost(&batch[e.unwritten_from.min(batch.len())..], e.error),
+            self.failing = None;
+            report(format_args!(
+                "writing to {} works again; {lines_lost} lines were lost",
+                self.sink.describe()
+            ));
+        }
+        if let Err(e) = self.sink.write_lines(batch) {
+            let unwritten = &batch[e.unwritten_from.min(batch.len())..];
+            self.lost(count_lines(unwritten), e.error);
         }
     }
 
-    fn lost(&mut self, unwritten: &[u8], error: io::Error) {
-        let n = count_lines(unwritten);
-        Counters::add(&self.shared.counters.lines_lost, n);
+    /// Counts `lines` as lost; the first failure of a run is reported on stderr.
+    fn lost(&mut self, lines: u64, error: io::Error) {
+        Counters::add(&self.shared.counters.lines_lost, lines);
         Counters::add(&self.shared.counters.write_errors, 1);
         match &mut self.failing {
-            Some(f) => f.lines_lost += n,
+            Some(f) => f.lines_lost += lines,
             None => {
                 report(format_args!(
                     "writing to {} failed: {error}; lines are counted as lost until it works again",
@@ -357,26 +364,23 @@ impl Worker {
                 ));
                 self.failing = Some(Failure {
                     first_error: error.to_string(),
-                    lines_lost: n,
+                    lines_lost: lines,
                 });
             }
         }
     }
 
     /// Writes a record of the crate's own into this sink. Not a `tracing` event: it must not go
-    /// through filters, other layers or the alert counter.
-    fn write_notice(&mut self, level: &str, message: &str) {
+    /// through filters, other layers or the alert counter. Without a record format (a sink that
+    /// is not JSON), the message goes to stderr only.
+    fn write_notice(&mut self, level: &str, message: &str) -> io::Result<()> {
         let Some(notice) = &self.notice else {
             report(format_args!("{message}"));
-            return;
+            return Ok(());
         };
         self.scratch.clear();
         notice.render(&mut self.scratch, level, message);
-        if let Err(e) = self.sink.write_lines(&self.scratch) {
-            let scratch = mem::take(&mut self.scratch);
-            self.lost(&scratch, e.error);
-            self.scratch = scratch;
-        }
+        self.sink.write_lines(&self.scratch).map_err(|e| e.error)
     }
 }
 

@@ -1,0 +1,469 @@
+//! The rolling file through the public API: rotation by size and time, exactness under many
+//! threads, retention, foreign files, permissions, deletion underneath.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde_json::Value;
+use tracing::Dispatch;
+use tracing_subscriber::layer::SubscriberExt;
+
+/// The rotated files of `active` (`<active>.YYYYMMDDTHHMMSS.ffffffZ`), oldest first, then the
+/// active file.
+fn log_files(dir: &Path, active: &str) -> Vec<PathBuf> {
+    let mut rotated: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_str().unwrap();
+            name.strip_prefix(&format!("{active}."))
+                .is_some_and(|stamp| {
+                    stamp.len() == 23 && stamp.as_bytes()[8] == b'T' && stamp.ends_with('Z')
+                })
+        })
+        .collect();
+    rotated.sort();
+    let active = dir.join(active);
+    if active.exists() {
+        rotated.push(active);
+    }
+    rotated
+}
+
+/// Parses a file into records, asserting that every line is whole, valid JSON.
+fn records(path: &Path) -> Vec<Value> {
+    let text = fs::read_to_string(path).unwrap();
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "{} ends mid-line",
+        path.display()
+    );
+    text.lines()
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("bad line in {}: {e}: {l:.200}", path.display()))
+        })
+        .collect()
+}
+
+fn dispatch(
+    layer: Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync>,
+) -> Dispatch {
+    Dispatch::new(tracing_subscriber::registry().with(layer))
+}
+
+#[test]
+fn eight_threads_every_line_once_in_order_across_many_rotations() {
+    const THREADS: u64 = 8;
+    const LINES: u64 = 50_000;
+    const MAX: u64 = 256 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let (layer, guard) = logwarden::builder()
+        .service("orders")
+        .dir(dir.path())
+        .max_bytes(MAX)
+        .keep(100_000)
+        .capture_log(false)
+        .build()
+        .unwrap();
+    let dispatch = dispatch(layer);
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let dispatch = dispatch.clone();
+            thread::spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    let span = tracing::info_span!("worker", thread = t);
+                    let _e = span.enter();
+                    for seq in 0..LINES {
+                        tracing::info!(seq, pad = "some payload to make lines longer", "line");
+                    }
+                })
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert!(guard.flush());
+
+    let files = log_files(dir.path(), "orders.log");
+    assert!(
+        files.len() > 20,
+        "expected many rotations, got {} files",
+        files.len()
+    );
+    let mut next = vec![0u64; THREADS as usize];
+    for f in &files {
+        let size = fs::metadata(f).unwrap().len();
+        assert!(
+            size <= MAX,
+            "{} is {size} bytes, over the {MAX} limit",
+            f.display()
+        );
+        for r in records(f) {
+            let t = r["thread"].as_u64().unwrap() as usize;
+            let seq = r["seq"].as_u64().unwrap();
+            // In order per thread, no gap, no duplicate: every line exactly once.
+            assert_eq!(seq, next[t], "thread {t} in {}", f.display());
+            next[t] += 1;
+        }
+    }
+    assert_eq!(next, vec![LINES; THREADS as usize]);
+    let stats = guard.stats();
+    assert_eq!(stats.rotations, files.len() as u64 - 1);
+    assert_eq!(
+        (stats.lines_dropped, stats.lines_lost, stats.write_errors),
+        (0, 0, 0)
+    );
+}
+
+#[test]
+fn retention_keeps_exactly_keep_rotated_files_and_never_touches_foreign_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let foreign = [
+        "orders.log.bak",
+        "orders.log.1",
+        "orders.log.20200101T000000.000000Z.old",
+        "orders.log.20200101T000000.000000Z.gz.tmp",
+        "orders.logger",
+        "other.log.20200101T000000.000000Z",
+    ];
+    for name in foreign {
+        fs::write(dir.path().join(name), name).unwrap();
+    }
+    // A directory with one of our names is not ours to delete either.
+    fs::create_dir(dir.path().join("orders.log.20000101T000000.000000Z")).unwrap();
+
+    let (layer, guard) = logwarden::builder()
+        .service("orders")
+        .dir(dir.path())
+        .max_bytes(4096)
+        .keep(3)
+        .capture_log(false)
+        .build()
+        .unwrap();
+    tracing::dispatcher::with_default(&dispatch(layer), || {
+        for seq in 0..2_000 {
+            tracing::info!(seq, "filling");
+        }
+    });
+    assert!(guard.flush());
+    assert!(guard.stats().rotations >= 10, "{:?}", guard.stats());
+
+    let rotated = log_files(dir.path(), "orders.log")
+        .into_iter()
+        .filter(|p| p.is_file() && p.file_name().unwrap() != "orders.log")
+        .count();
+    assert_eq!(rotated, 3);
+    for name in foreign {
+        assert_eq!(fs::read_to_string(dir.path().join(name)).unwrap(), name);
+    }
+    assert!(dir
+        .path()
+        .join("orders.log.20000101T000000.000000Z")
+        .is_dir());
+    // The newest lines survive: the last record is the last one logged.
+    let last = records(&dir.path().join("orders.log")).pop().unwrap();
+    assert_eq!(last["seq"], 1_999);
+}
+
+#[test]
+fn a_line_larger_than_the_limit_goes_alone_in_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (layer, guard) = logwarden::builder()
+        .service("big")
+        .dir(dir.path())
+        .max_bytes(1024)
+        .keep(10)
+        .capture_log(false)
+        .build()
+        .unwrap();
+    let huge = "x".repeat(5_000);
+    tracing::dispatcher::with_default(&dispatch(layer), || {
+        tracing::info!("before");
+        assert!(guard.flush());
+        tracing::info!(huge = huge.as_str(), "huge");
+        assert!(guard.flush());
+        tracing::info!("after");
+    });
+    assert!(guard.flush());
+    let files = log_files(dir.path(), "big.log");
+    let messages: Vec<Vec<String>> = files
+        .iter()
+        .map(|f| {
+            records(f)
+                .iter()
+                .map(|r| r["message"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .collect();
+    assert_eq!(messages, vec![vec!["before"], vec!["huge"], vec!["after"]]);
+    assert_eq!(records(&files[1])[0]["huge"].as_str().unwrap().len(), 5_000);
+}
+
+#[test]
+fn hourly_rotation_follows_the_injected_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2026-01-01T10:59:59Z
+    let start = UNIX_EPOCH + Duration::from_secs(1_767_265_199);
+    let clock = logwarden::ManualClock::new(start);
+    let (layer, guard) = logwarden::builder()
+        .service("clocked")
+        .dir(dir.path())
+        .max_bytes(None)
+        .rotation(logwarden::Rotation::HOURLY)
+        .keep(10)
+        .clock(clock.clone())
+        .capture_log(false)
+        .build()
+        .unwrap();
+    tracing::dispatcher::with_default(&dispatch(layer), || {
+        tracing::info!("ten fifty-nine");
+        assert!(guard.flush());
+        clock.advance(Duration::from_secs(2)); // 11:00:01
+        tracing::info!("eleven");
+        tracing::info!("still eleven");
+        assert!(guard.flush());
+        clock.advance(Duration::from_secs(30 * 60)); // 11:30:01, same hour
+        tracing::info!("half past");
+        assert!(guard.flush());
+        clock.advance(Duration::from_secs(3 * 3600)); // 14:30:01, skipped hours
+        tracing::info!("two thirty");
+    });
+    assert!(guard.flush());
+
+    let files = log_files(dir.path(), "clocked.log");
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "clocked.log.20260101T110001.000000Z",
+            "clocked.log.20260101T143001.000000Z",
+            "clocked.log"
+        ]
+    );
+    let messages: Vec<Vec<String>> = files
+        .iter()
+        .map(|f| {
+            records(f)
+                .iter()
+                .map(|r| r["message"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        messages,
+        vec![
+            vec!["ten fifty-nine"],
+            vec!["eleven", "still eleven", "half past"],
+            vec!["two thirty"]
+        ]
+    );
+    // Record timestamps follow the same clock.
+    assert_eq!(
+        records(&files[2])[0]["timestamp"],
+        "2026-01-01T14:30:01.000000Z"
+    );
+}
+
+#[test]
+fn size_and_time_triggers_combine() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = logwarden::ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_767_225_600)); // midnight
+    let (layer, guard) = logwarden::builder()
+        .service("both")
+        .dir(dir.path())
+        .max_bytes(2048)
+        .rotation(logwarden::Rotation::DAILY)
+        .keep(100)
+        .clock(clock.clone())
+        .capture_log(false)
+        .build()
+        .unwrap();
+    tracing::dispatcher::with_default(&dispatch(layer), || {
+        for seq in 0..40 {
+            tracing::info!(seq, "day one");
+        }
+        assert!(guard.flush());
+        clock.advance(Duration::from_secs(86_400));
+        tracing::info!(seq = 40, "day two");
+    });
+    assert!(guard.flush());
+    let files = log_files(dir.path(), "both.log");
+    assert!(
+        files.len() >= 4,
+        "size rotations on day one plus the daily one: {files:?}"
+    );
+    let active = records(files.last().unwrap());
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0]["message"], "day two");
+    let all: Vec<u64> = files
+        .iter()
+        .flat_map(|f| records(f))
+        .map(|r| r["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(all, (0..=40).collect::<Vec<_>>());
+}
+
+#[cfg(unix)]
+#[test]
+fn files_are_created_0640_by_default_and_0600_on_request() {
+    use std::os::unix::fs::PermissionsExt;
+    for (mode, expected) in [(None, 0o640), (Some(0o600), 0o600)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut builder = logwarden::builder()
+            .service("perm")
+            .dir(dir.path())
+            .max_bytes(512)
+            .capture_log(false);
+        if let Some(m) = mode {
+            builder = builder.file_mode(m);
+        }
+        let (layer, guard) = builder.build().unwrap();
+        tracing::dispatcher::with_default(&dispatch(layer), || {
+            for seq in 0..20 {
+                tracing::info!(seq, "rotate me");
+            }
+        });
+        assert!(guard.flush());
+        let files = log_files(dir.path(), "perm.log");
+        assert!(files.len() > 1);
+        for f in files {
+            let got = fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+            // The umask can only remove bits; it never adds group or other access.
+            assert_eq!(got & !expected, 0, "{} has mode {got:o}", f.display());
+            assert_eq!(got & 0o600, 0o600, "{} has mode {got:o}", f.display());
+        }
+    }
+}
+
+#[test]
+fn a_deleted_active_file_and_directory_are_recreated() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("nested").join("logs");
+    let (layer, guard) = logwarden::builder()
+        .service("gone")
+        .dir(&logs)
+        .capture_log(false)
+        .build()
+        .unwrap();
+    let path = guard.log_path().unwrap().to_path_buf();
+    tracing::dispatcher::with_default(&dispatch(layer), || {
+        tracing::info!("first");
+        assert!(guard.flush());
+        fs::remove_file(&path).unwrap();
+        // The writer checks the file's identity about once a second, on its own schedule.
+        thread::sleep(Duration::from_millis(1_200));
+        tracing::info!("after the file was deleted");
+        assert!(guard.flush());
+        assert_eq!(
+            records(&path).len(),
+            1,
+            "the line went to the unlinked file"
+        );
+
+        fs::remove_dir_all(&logs).unwrap();
+        thread::sleep(Duration::from_millis(1_200));
+        tracing::info!("after the directory was deleted");
+    });
+    assert!(guard.flush());
+    let messages: Vec<Value> = records(&path)
+        .into_iter()
+        .map(|r| r["message"].clone())
+        .collect();
+    assert_eq!(messages, ["after the directory was deleted"]);
+    assert_eq!(guard.stats().lines_lost, 0);
+}
+
+#[test]
+fn guard_drop_writes_a_large_backlog() {
+    let dir = tempfile::tempdir().unwrap();
+    let (layer, guard) = logwarden::builder()
+        .service("backlog")
+        .dir(dir.path())
+        .max_bytes(None)
+        .buffer_bytes(256 << 20)
+        .capture_log(false)
+        .build()
+        .unwrap();
+    let path = guard.log_path().unwrap().to_path_buf();
+    const N: u64 = 200_000;
+    tracing::dispatcher::with_default(&dispatch(layer), || {
+        for seq in 0..N {
+            tracing::info!(seq, "backlog");
+        }
+    });
+    drop(guard);
+    let seqs: Vec<u64> = records(&path)
+        .iter()
+        .map(|r| r["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs.len() as u64, N);
+    assert!(seqs.iter().copied().eq(0..N));
+}
+
+#[cfg(feature = "gzip")]
+#[test]
+fn rotated_files_are_gzipped_and_retention_counts_them() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let (layer, guard) = logwarden::builder()
+        .service("zipped")
+        .dir(dir.path())
+        .max_bytes(4096)
+        .keep(4)
+        .compress(true)
+        .capture_log(false)
+        .build()
+        .unwrap();
+    tracing::dispatcher::with_default(&dispatch(layer), || {
+        for seq in 0..400 {
+            tracing::info!(seq, "compress me");
+        }
+    });
+    // Dropping the guard waits for the compression threads.
+    drop(guard);
+    let mut names: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    let gz: Vec<&String> = names.iter().filter(|n| n.ends_with(".gz")).collect();
+    assert_eq!(gz.len(), 4, "{names:?}");
+    assert_eq!(
+        names.len(),
+        5,
+        "only the kept .gz files and the active file: {names:?}"
+    );
+    let mut seqs = HashSet::new();
+    for name in gz {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(fs::File::open(dir.path().join(name)).unwrap())
+            .read_to_string(&mut text)
+            .unwrap();
+        for line in text.lines() {
+            let r: Value = serde_json::from_str(line).unwrap();
+            assert!(seqs.insert(r["seq"].as_u64().unwrap()));
+        }
+    }
+    assert!(!seqs.is_empty());
+}
+
+#[test]
+fn log_path_is_the_stable_active_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_layer, guard) = logwarden::builder()
+        .service("svc")
+        .file_name("custom.jsonl")
+        .dir(dir.path())
+        .capture_log(false)
+        .build::<tracing_subscriber::Registry>()
+        .unwrap();
+    assert_eq!(guard.log_path().unwrap(), dir.path().join("custom.jsonl"));
+}
