@@ -64,3 +64,8 @@ pub use guard::Guard;
 pub use record::JsonLayer;
 pub use stdout::StdoutMode;
 pub use writer::Overflow;
+
+/// The README's examples, compiled and run as doctests so the README cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

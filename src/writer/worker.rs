@@ -78,9 +78,9 @@ impl std::fmt::Debug for Shared {
 #[derive(Default)]
 struct State {
     buf: Vec<u8>,
-    /// Lines ever accepted into `buf`.
+    /// Records ever accepted into `buf`.
     accepted: u64,
-    /// Lines the writer has finished with (written or counted lost).
+    /// Value of `accepted` up to which the writer has finished (written or counted lost).
     done: u64,
     /// Lines dropped since the writer last reported it.
     dropped_unreported: u64,
@@ -90,17 +90,17 @@ struct State {
 }
 
 impl Shared {
-    /// Queues whole lines. Never fails: what cannot be queued is counted.
+    /// Queues one record (one event's whole line). Never fails: what cannot be queued is counted.
     pub(crate) fn push(&self, lines: &[u8]) {
         if ON_WRITER_THREAD.get() {
-            Counters::add(&self.counters.lines_dropped, count_lines(lines));
+            Counters::add(&self.counters.lines_dropped, 1);
             return;
         }
         let mut st = self.state.lock();
         loop {
             if st.shutdown {
                 drop(st);
-                Counters::add(&self.counters.lines_dropped, count_lines(lines));
+                Counters::add(&self.counters.lines_dropped, 1);
                 return;
             }
             // An empty buffer always takes the line, so a line larger than the capacity passes.
@@ -113,15 +113,14 @@ impl Shared {
                 }
                 self.room.wait(&mut st);
             } else {
-                let n = count_lines(lines);
-                st.dropped_unreported += n;
+                st.dropped_unreported += 1;
                 drop(st);
-                Counters::add(&self.counters.lines_dropped, n);
+                Counters::add(&self.counters.lines_dropped, 1);
                 return;
             }
         }
         st.buf.extend_from_slice(lines);
-        st.accepted += count_lines(lines);
+        st.accepted += 1;
         if st.writer_idle {
             st.writer_idle = false;
             self.wake.notify_one();
