@@ -94,7 +94,7 @@ impl RollingFile {
             #[cfg(feature = "gzip")]
             compressor: None,
         })
-        .map(|mut file| {
+        .map(|#[allow(unused_mut)] mut file| {
             #[cfg(feature = "gzip")]
             if file.opts.gzip {
                 file.compressor = Some(gzip::Compressor::new(
