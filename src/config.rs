@@ -446,12 +446,13 @@ impl Builder {
                     format!("invalid filter directives: {e}"),
                 )
             })?;
-        let service = match self.service {
+        // The default file name derives from the service, so its errors name the service's origin.
+        let (service, service_from) = match self.service {
             Some(v) if v.value.trim().is_empty() => {
                 return Err(Error::invalid(v.from, &v.value, "must not be empty"))
             }
-            Some(v) => v.value,
-            None => crate::host::executable_name().to_owned(),
+            Some(v) => (v.value, v.from),
+            None => (crate::host::executable_name().to_owned(), "LOGWARDEN_FILE"),
         };
         let env = self.env.unwrap_or_else(|| "development".to_owned());
         if self.max_bytes.value == Some(0) {
@@ -488,7 +489,7 @@ impl Builder {
                 v
             }
             None => {
-                let v = Val::new(format!("{service}.log"), "LOGWARDEN_SERVICE");
+                let v = Val::new(format!("{service}.log"), service_from);
                 validate_file_name(&v)?;
                 v
             }

@@ -82,7 +82,8 @@ impl RollingFile {
                 }
             }
         }
-        Ok(RollingFile {
+        #[allow(unused_mut)] // set below only with the `gzip` feature
+        let mut file = RollingFile {
             size: meta.len(),
             path,
             file: Some(file),
@@ -93,19 +94,17 @@ impl RollingFile {
             opts,
             #[cfg(feature = "gzip")]
             compressor: None,
-        })
-        .map(|#[allow(unused_mut)] mut file| {
-            #[cfg(feature = "gzip")]
-            if file.opts.gzip {
-                file.compressor = Some(gzip::Compressor::new(
-                    file.opts.dir.clone(),
-                    file.opts.name.clone(),
-                    file.opts.keep,
-                    file.opts.mode,
-                ));
-            }
-            file
-        })
+        };
+        #[cfg(feature = "gzip")]
+        if file.opts.gzip {
+            file.compressor = Some(gzip::Compressor::new(
+                file.opts.dir.clone(),
+                file.opts.name.clone(),
+                file.opts.keep,
+                file.opts.mode,
+            ));
+        }
+        Ok(file)
     }
 
     pub(crate) fn path(&self) -> &Path {
