@@ -2,11 +2,12 @@
 //! `#[ignore]`d for plain `cargo test` and run by `.ci/run` with `--ignored`, where a failure
 //! to mount fails the test instead of skipping it.
 
+mod support;
+
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use serde_json::Value;
 use tracing_subscriber::layer::SubscriberExt;
 
 struct Tmpfs<'a>(&'a Path);
@@ -67,11 +68,7 @@ fn disk_full_loses_only_counted_whole_lines_and_recovers_when_space_returns() {
             assert!(logged < 100_000, "the disk never filled up");
         }
         // Every line in the file is whole: the torn tail of the failed write was cut off.
-        let text = fs::read_to_string(&path).unwrap();
-        assert!(text.ends_with('\n'));
-        for line in text.lines() {
-            serde_json::from_str::<Value>(line).unwrap();
-        }
+        support::read_records(&path);
 
         fs::remove_file(&filler).unwrap();
         tracing::info!(seq = logged, "space is back");
@@ -81,11 +78,7 @@ fn disk_full_loses_only_counted_whole_lines_and_recovers_when_space_returns() {
 
     let stats = guard.stats();
     assert!(stats.write_errors >= 1);
-    let records: Vec<Value> = fs::read_to_string(&path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = support::read_records(&path);
     let written = records
         .iter()
         .filter(|r| r["target"] != "logwarden")

@@ -1,13 +1,15 @@
 //! The rolling file through the public API: rotation by size and time, exactness under many
 //! threads, retention, foreign files, permissions, deletion underneath.
 
-use std::collections::HashSet;
+mod support;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::Value;
+use support::read_records;
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -31,22 +33,6 @@ fn log_files(dir: &Path, active: &str) -> Vec<PathBuf> {
         rotated.push(active);
     }
     rotated
-}
-
-/// Parses a file into records, asserting that every line is whole, valid JSON.
-fn records(path: &Path) -> Vec<Value> {
-    let text = fs::read_to_string(path).unwrap();
-    assert!(
-        text.is_empty() || text.ends_with('\n'),
-        "{} ends mid-line",
-        path.display()
-    );
-    text.lines()
-        .map(|l| {
-            serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("bad line in {}: {e}: {l:.200}", path.display()))
-        })
-        .collect()
 }
 
 fn dispatch(
@@ -103,7 +89,7 @@ fn eight_threads_every_line_once_in_order_across_many_rotations() {
             "{} is {size} bytes, over the {MAX} limit",
             f.display()
         );
-        for r in records(f) {
+        for r in read_records(f) {
             let t = r["thread"].as_u64().unwrap() as usize;
             let seq = r["seq"].as_u64().unwrap();
             // In order per thread, no gap, no duplicate: every line exactly once.
@@ -166,7 +152,7 @@ fn retention_keeps_exactly_keep_rotated_files_and_never_touches_foreign_ones() {
         .join("orders.log.20000101T000000.000000Z")
         .is_dir());
     // The newest lines survive: the last record is the last one logged.
-    let last = records(&dir.path().join("orders.log")).pop().unwrap();
+    let last = read_records(&dir.path().join("orders.log")).pop().unwrap();
     assert_eq!(last["seq"], 1_999);
 }
 
@@ -194,14 +180,17 @@ fn a_line_larger_than_the_limit_goes_alone_in_a_file() {
     let messages: Vec<Vec<String>> = files
         .iter()
         .map(|f| {
-            records(f)
+            read_records(f)
                 .iter()
                 .map(|r| r["message"].as_str().unwrap().to_owned())
                 .collect()
         })
         .collect();
     assert_eq!(messages, vec![vec!["before"], vec!["huge"], vec!["after"]]);
-    assert_eq!(records(&files[1])[0]["huge"].as_str().unwrap().len(), 5_000);
+    assert_eq!(
+        read_records(&files[1])[0]["huge"].as_str().unwrap().len(),
+        5_000
+    );
 }
 
 #[test]
@@ -251,7 +240,7 @@ fn hourly_rotation_follows_the_injected_clock() {
     let messages: Vec<Vec<String>> = files
         .iter()
         .map(|f| {
-            records(f)
+            read_records(f)
                 .iter()
                 .map(|r| r["message"].as_str().unwrap().to_owned())
                 .collect()
@@ -267,7 +256,7 @@ fn hourly_rotation_follows_the_injected_clock() {
     );
     // Record timestamps follow the same clock.
     assert_eq!(
-        records(&files[2])[0]["timestamp"],
+        read_records(&files[2])[0]["timestamp"],
         "2026-01-01T14:30:01.000000Z"
     );
 }
@@ -300,12 +289,12 @@ fn size_and_time_triggers_combine() {
         files.len() >= 4,
         "size rotations on day one plus the daily one: {files:?}"
     );
-    let active = records(files.last().unwrap());
+    let active = read_records(files.last().unwrap());
     assert_eq!(active.len(), 1);
     assert_eq!(active[0]["message"], "day two");
     let all: Vec<u64> = files
         .iter()
-        .flat_map(|f| records(f))
+        .flat_map(|f| read_records(f))
         .map(|r| r["seq"].as_u64().unwrap())
         .collect();
     assert_eq!(all, (0..=40).collect::<Vec<_>>());
@@ -363,7 +352,7 @@ fn a_deleted_active_file_and_directory_are_recreated() {
         tracing::info!("after the file was deleted");
         assert!(guard.flush());
         assert_eq!(
-            records(&path).len(),
+            read_records(&path).len(),
             1,
             "the line went to the unlinked file"
         );
@@ -373,7 +362,7 @@ fn a_deleted_active_file_and_directory_are_recreated() {
         tracing::info!("after the directory was deleted");
     });
     assert!(guard.flush());
-    let messages: Vec<Value> = records(&path)
+    let messages: Vec<Value> = read_records(&path)
         .into_iter()
         .map(|r| r["message"].clone())
         .collect();
@@ -400,7 +389,7 @@ fn guard_drop_writes_a_large_backlog() {
         }
     });
     drop(guard);
-    let seqs: Vec<u64> = records(&path)
+    let seqs: Vec<u64> = read_records(&path)
         .iter()
         .map(|r| r["seq"].as_u64().unwrap())
         .collect();
@@ -411,6 +400,7 @@ fn guard_drop_writes_a_large_backlog() {
 #[cfg(feature = "gzip")]
 #[test]
 fn rotated_files_are_gzipped_and_retention_counts_them() {
+    use std::collections::HashSet;
     use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
     let (layer, guard) = logwarden::builder()

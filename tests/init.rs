@@ -1,6 +1,8 @@
 //! `logwarden::init()` itself: the environment, a failed call that installs nothing, and a second
 //! call. One test function, because a process has one global subscriber and one environment.
 
+mod support;
+
 use std::env;
 use std::fs;
 
@@ -48,11 +50,7 @@ fn init_reads_the_environment_fails_cleanly_and_refuses_a_second_call() {
 
     let path = dir.path().join("checkout.log");
     assert_eq!(guard.log_path(), Some(path.as_path()));
-    let records: Vec<serde_json::Value> = fs::read_to_string(&path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = support::read_records(&path);
     let messages: Vec<&str> = records
         .iter()
         .map(|r| r["message"].as_str().unwrap())
