@@ -35,10 +35,13 @@ fn log_files(dir: &Path, active: &str) -> Vec<PathBuf> {
     rotated
 }
 
-fn dispatch(
-    layer: Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync>,
-) -> Dispatch {
-    Dispatch::new(tracing_subscriber::registry().with(layer))
+/// Builds the layer (without the global `log` bridge) and a dispatcher for it.
+fn start_logging(builder: logwarden::Builder) -> (Dispatch, logwarden::Guard) {
+    let (layer, guard) = builder.capture_log(false).build().unwrap();
+    (
+        Dispatch::new(tracing_subscriber::registry().with(layer)),
+        guard,
+    )
 }
 
 #[test]
@@ -47,15 +50,13 @@ fn eight_threads_every_line_once_in_order_across_many_rotations() {
     const LINES: u64 = 50_000;
     const MAX: u64 = 256 * 1024;
     let dir = tempfile::tempdir().unwrap();
-    let (layer, guard) = logwarden::builder()
-        .service("orders")
-        .dir(dir.path())
-        .max_bytes(MAX)
-        .keep(100_000)
-        .capture_log(false)
-        .build()
-        .unwrap();
-    let dispatch = dispatch(layer);
+    let (dispatch, guard) = start_logging(
+        logwarden::builder()
+            .service("orders")
+            .dir(dir.path())
+            .max_bytes(MAX)
+            .keep(100_000),
+    );
     let handles: Vec<_> = (0..THREADS)
         .map(|t| {
             let dispatch = dispatch.clone();
@@ -123,15 +124,14 @@ fn retention_keeps_exactly_keep_rotated_files_and_never_touches_foreign_ones() {
     // A directory with one of our names is not ours to delete either.
     fs::create_dir(dir.path().join("orders.log.20000101T000000.000000Z")).unwrap();
 
-    let (layer, guard) = logwarden::builder()
-        .service("orders")
-        .dir(dir.path())
-        .max_bytes(4096)
-        .keep(3)
-        .capture_log(false)
-        .build()
-        .unwrap();
-    tracing::dispatcher::with_default(&dispatch(layer), || {
+    let (dispatch, guard) = start_logging(
+        logwarden::builder()
+            .service("orders")
+            .dir(dir.path())
+            .max_bytes(4096)
+            .keep(3),
+    );
+    tracing::dispatcher::with_default(&dispatch, || {
         for seq in 0..2_000 {
             tracing::info!(seq, "filling");
         }
@@ -159,16 +159,15 @@ fn retention_keeps_exactly_keep_rotated_files_and_never_touches_foreign_ones() {
 #[test]
 fn a_line_larger_than_the_limit_goes_alone_in_a_file() {
     let dir = tempfile::tempdir().unwrap();
-    let (layer, guard) = logwarden::builder()
-        .service("big")
-        .dir(dir.path())
-        .max_bytes(1024)
-        .keep(10)
-        .capture_log(false)
-        .build()
-        .unwrap();
+    let (dispatch, guard) = start_logging(
+        logwarden::builder()
+            .service("big")
+            .dir(dir.path())
+            .max_bytes(1024)
+            .keep(10),
+    );
     let huge = "x".repeat(5_000);
-    tracing::dispatcher::with_default(&dispatch(layer), || {
+    tracing::dispatcher::with_default(&dispatch, || {
         tracing::info!("before");
         assert!(guard.flush());
         tracing::info!(huge = huge.as_str(), "huge");
@@ -199,17 +198,16 @@ fn hourly_rotation_follows_the_injected_clock() {
     // 2026-01-01T10:59:59Z
     let start = UNIX_EPOCH + Duration::from_secs(1_767_265_199);
     let clock = logwarden::ManualClock::new(start);
-    let (layer, guard) = logwarden::builder()
-        .service("clocked")
-        .dir(dir.path())
-        .max_bytes(None)
-        .rotation(logwarden::Rotation::HOURLY)
-        .keep(10)
-        .clock(clock.clone())
-        .capture_log(false)
-        .build()
-        .unwrap();
-    tracing::dispatcher::with_default(&dispatch(layer), || {
+    let (dispatch, guard) = start_logging(
+        logwarden::builder()
+            .service("clocked")
+            .dir(dir.path())
+            .max_bytes(None)
+            .rotation(logwarden::Rotation::HOURLY)
+            .keep(10)
+            .clock(clock.clone()),
+    );
+    tracing::dispatcher::with_default(&dispatch, || {
         tracing::info!("ten fifty-nine");
         assert!(guard.flush());
         clock.advance(Duration::from_secs(2)); // 11:00:01
@@ -265,17 +263,16 @@ fn hourly_rotation_follows_the_injected_clock() {
 fn size_and_time_triggers_combine() {
     let dir = tempfile::tempdir().unwrap();
     let clock = logwarden::ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_767_225_600)); // midnight
-    let (layer, guard) = logwarden::builder()
-        .service("both")
-        .dir(dir.path())
-        .max_bytes(2048)
-        .rotation(logwarden::Rotation::DAILY)
-        .keep(100)
-        .clock(clock.clone())
-        .capture_log(false)
-        .build()
-        .unwrap();
-    tracing::dispatcher::with_default(&dispatch(layer), || {
+    let (dispatch, guard) = start_logging(
+        logwarden::builder()
+            .service("both")
+            .dir(dir.path())
+            .max_bytes(2048)
+            .rotation(logwarden::Rotation::DAILY)
+            .keep(100)
+            .clock(clock.clone()),
+    );
+    tracing::dispatcher::with_default(&dispatch, || {
         for seq in 0..40 {
             tracing::info!(seq, "day one");
         }
@@ -314,8 +311,8 @@ fn files_are_created_0640_by_default_and_0600_on_request() {
         if let Some(m) = mode {
             builder = builder.file_mode(m);
         }
-        let (layer, guard) = builder.build().unwrap();
-        tracing::dispatcher::with_default(&dispatch(layer), || {
+        let (dispatch, guard) = start_logging(builder);
+        tracing::dispatcher::with_default(&dispatch, || {
             for seq in 0..20 {
                 tracing::info!(seq, "rotate me");
             }
@@ -336,14 +333,9 @@ fn files_are_created_0640_by_default_and_0600_on_request() {
 fn a_deleted_active_file_and_directory_are_recreated() {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("nested").join("logs");
-    let (layer, guard) = logwarden::builder()
-        .service("gone")
-        .dir(&logs)
-        .capture_log(false)
-        .build()
-        .unwrap();
+    let (dispatch, guard) = start_logging(logwarden::builder().service("gone").dir(&logs));
     let path = guard.log_path().unwrap().to_path_buf();
-    tracing::dispatcher::with_default(&dispatch(layer), || {
+    tracing::dispatcher::with_default(&dispatch, || {
         tracing::info!("first");
         assert!(guard.flush());
         fs::remove_file(&path).unwrap();
@@ -373,17 +365,16 @@ fn a_deleted_active_file_and_directory_are_recreated() {
 #[test]
 fn guard_drop_writes_a_large_backlog() {
     let dir = tempfile::tempdir().unwrap();
-    let (layer, guard) = logwarden::builder()
-        .service("backlog")
-        .dir(dir.path())
-        .max_bytes(None)
-        .buffer_bytes(256 << 20)
-        .capture_log(false)
-        .build()
-        .unwrap();
+    let (dispatch, guard) = start_logging(
+        logwarden::builder()
+            .service("backlog")
+            .dir(dir.path())
+            .max_bytes(None)
+            .buffer_bytes(256 << 20),
+    );
     let path = guard.log_path().unwrap().to_path_buf();
     const N: u64 = 200_000;
-    tracing::dispatcher::with_default(&dispatch(layer), || {
+    tracing::dispatcher::with_default(&dispatch, || {
         for seq in 0..N {
             tracing::info!(seq, "backlog");
         }
@@ -403,16 +394,15 @@ fn rotated_files_are_gzipped_and_retention_counts_them() {
     use std::collections::HashSet;
     use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
-    let (layer, guard) = logwarden::builder()
-        .service("zipped")
-        .dir(dir.path())
-        .max_bytes(4096)
-        .keep(4)
-        .compress(true)
-        .capture_log(false)
-        .build()
-        .unwrap();
-    tracing::dispatcher::with_default(&dispatch(layer), || {
+    let (dispatch, guard) = start_logging(
+        logwarden::builder()
+            .service("zipped")
+            .dir(dir.path())
+            .max_bytes(4096)
+            .keep(4)
+            .compress(true),
+    );
+    tracing::dispatcher::with_default(&dispatch, || {
         for seq in 0..400 {
             tracing::info!(seq, "compress me");
         }
