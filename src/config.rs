@@ -9,17 +9,20 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use tracing_core::Subscriber;
 use tracing_subscriber::filter::{EnvFilter, LevelFilter};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
+use crate::alert::{AlertFilter, AlertLayer, Engine, Settings as AlertSettings};
 use crate::clock::{Clock, ManualClock};
 use crate::diag::{report, Counters};
 use crate::error::Error;
 use crate::file::{FileOptions, OpenError, RollingFile, Rotation};
 use crate::guard::Guard;
+use crate::notify::{self, DeliveryOptions, JsonNotifier, Notifier, SlackNotifier, Webhook};
 use crate::parse;
 use crate::record::JsonLayer;
 use crate::stdout::{pretty_layer, StdoutMode};
@@ -32,6 +35,16 @@ const DEFAULT_KEEP: usize = 5;
 const DEFAULT_BUFFER_BYTES: usize = 1 << 20;
 const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_FILE_MODE: u32 = 0o640;
+const DEFAULT_ALERT_THRESHOLD: usize = 5;
+const DEFAULT_ALERT_WINDOW: Duration = Duration::from_secs(60);
+const DEFAULT_ALERT_COOLDOWN: Duration = Duration::from_secs(300);
+
+/// Which payload a webhook URL given as text gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WebhookKind {
+    Slack,
+    Json,
+}
 
 /// A setting's value and where it came from (an environment variable or a builder method), so an
 /// error can name the thing the operator has to change.
@@ -87,6 +100,12 @@ pub fn builder() -> Builder {
 /// | shutdown timeout | [`shutdown_timeout`](Builder::shutdown_timeout) | `LOGWARDEN_SHUTDOWN_TIMEOUT` | 5 s |
 /// | file mode | [`file_mode`](Builder::file_mode) | `LOGWARDEN_FILE_MODE` | `0640` |
 /// | gzip rotated files | [`compress`](Builder::compress) | `LOGWARDEN_COMPRESS` | off (feature `gzip`) |
+/// | alerting on | [`alerts`](Builder::alerts) | `LOGWARDEN_ALERTS` | on |
+/// | Slack webhook | [`slack_webhook`](Builder::slack_webhook) | `SLACK_WEBHOOK_URL` | none: alerts go to stderr and the log |
+/// | ERRORs that open an incident | [`alert_threshold`](Builder::alert_threshold) | `LOGWARDEN_ALERT_THRESHOLD` | 5 |
+/// | sliding window | [`alert_window`](Builder::alert_window) | `LOGWARDEN_ALERT_WINDOW` | 60 s |
+/// | reminder cooldown | [`alert_cooldown`](Builder::alert_cooldown) | `LOGWARDEN_ALERT_COOLDOWN` | 5 min |
+/// | mention in alerts | [`mention`](Builder::mention) | `LOGWARDEN_ALERT_MENTION` | none |
 #[must_use = "a builder does nothing until `.init()` or `.build()`"]
 pub struct Builder {
     filter: Val<String>,
@@ -106,6 +125,15 @@ pub struct Builder {
     clock: Option<ManualClock>,
     writer: Option<Box<dyn io::Write + Send>>,
     capture_log: bool,
+    alerts: bool,
+    webhook: Option<(Val<String>, WebhookKind)>,
+    notifier: Option<Box<dyn Notifier>>,
+    allow_http: bool,
+    alert_threshold: Val<usize>,
+    alert_window: Val<Duration>,
+    alert_cooldown: Duration,
+    mention: Option<String>,
+    delivery: DeliveryOptions,
     /// The first environment variable that failed to parse; returned by `init()`/`build()`.
     env_error: Option<Error>,
 }
@@ -130,6 +158,15 @@ impl Default for Builder {
             clock: None,
             writer: None,
             capture_log: true,
+            alerts: true,
+            webhook: None,
+            notifier: None,
+            allow_http: false,
+            alert_threshold: Val::new(DEFAULT_ALERT_THRESHOLD, "LOGWARDEN_ALERT_THRESHOLD"),
+            alert_window: Val::new(DEFAULT_ALERT_WINDOW, "LOGWARDEN_ALERT_WINDOW"),
+            alert_cooldown: DEFAULT_ALERT_COOLDOWN,
+            mention: None,
+            delivery: DeliveryOptions::default(),
             env_error: None,
         }
     }
@@ -153,6 +190,23 @@ impl fmt::Debug for Builder {
             .field("file_mode", &format_args!("{:04o}", self.file_mode))
             .field("compress", &self.compress.value)
             .field("custom_writer", &self.writer.is_some())
+            .field("alerts", &self.alerts)
+            // The webhook is a credential: never more than scheme and host.
+            .field(
+                "webhook",
+                &self
+                    .webhook
+                    .as_ref()
+                    .map(|(v, _)| match Webhook::parse(&v.value, true) {
+                        Ok(w) => w.to_string(),
+                        Err(e) => e.shown,
+                    }),
+            )
+            .field("notifier", &self.notifier)
+            .field("alert_threshold", &self.alert_threshold.value)
+            .field("alert_window", &self.alert_window.value)
+            .field("alert_cooldown", &self.alert_cooldown)
+            .field("mention", &self.mention)
             .finish_non_exhaustive()
     }
 }
@@ -265,6 +319,78 @@ impl Builder {
     /// settings are then ignored; buffering, overflow and shutdown work the same.
     pub fn writer(mut self, writer: impl io::Write + Send + 'static) -> Self {
         self.writer = Some(Box::new(writer));
+        self
+    }
+
+    /// Turn the ERROR-threshold alerting off (or on again; it is on by default).
+    pub fn alerts(mut self, on: bool) -> Self {
+        self.alerts = on;
+        self
+    }
+
+    /// Post alerts to this Slack incoming webhook (or a Slack-compatible one: Mattermost,
+    /// Discord's `/slack` endpoint). The URL is a credential and is never printed. Without a
+    /// webhook, alerts go to stderr and to the log file.
+    pub fn slack_webhook(mut self, url: impl Into<String>) -> Self {
+        self.webhook = Some((Val::new(url.into(), "slack_webhook"), WebhookKind::Slack));
+        self
+    }
+
+    /// Post alerts as a plain JSON object (see [`JsonNotifier`]) to this webhook.
+    pub fn json_webhook(mut self, url: impl Into<String>) -> Self {
+        self.webhook = Some((Val::new(url.into(), "json_webhook"), WebhookKind::Json));
+        self
+    }
+
+    /// Post alerts through a notifier of your own; replaces any webhook URL given.
+    pub fn notifier(mut self, notifier: impl Notifier) -> Self {
+        self.notifier = Some(Box::new(notifier));
+        self
+    }
+
+    /// Accept plain `http://` webhooks on non-loopback hosts (a proxy inside a trusted network).
+    pub fn allow_http_webhook(mut self, allow: bool) -> Self {
+        self.allow_http = allow;
+        self
+    }
+
+    /// ERROR events within the window that open an incident (at least 1).
+    pub fn alert_threshold(mut self, errors: usize) -> Self {
+        self.alert_threshold = Val::new(errors, "alert_threshold");
+        self
+    }
+
+    /// The sliding window the threshold applies to.
+    pub fn alert_window(mut self, window: Duration) -> Self {
+        self.alert_window = Val::new(window, "alert_window");
+        self
+    }
+
+    /// Minimum time between two messages about the same open incident (reminders).
+    pub fn alert_cooldown(mut self, cooldown: Duration) -> Self {
+        self.alert_cooldown = cooldown;
+        self
+    }
+
+    /// A mention put in front of every alert, such as `<!here>` or `<@U024BE7LH>`. The only
+    /// Slack markup that reaches the channel unescaped: it comes from configuration, not logs.
+    pub fn mention(mut self, mention: impl Into<String>) -> Self {
+        self.mention = Some(mention.into());
+        self
+    }
+
+    /// Timeouts of one webhook request: connecting, and the whole call (defaults 3 s and 10 s).
+    pub fn alert_timeouts(mut self, connect: Duration, request: Duration) -> Self {
+        self.delivery.connect_timeout = connect;
+        self.delivery.request_timeout = request;
+        self
+    }
+
+    /// Attempts per alert (default 5) and the first retry delay (default 250 ms, doubling with
+    /// jitter, at most 30 s; a 429's `Retry-After` is honoured up to that cap).
+    pub fn alert_retries(mut self, attempts: u32, first_delay: Duration) -> Self {
+        self.delivery.max_attempts = attempts.max(1);
+        self.delivery.backoff = first_delay;
         self
     }
 
@@ -428,6 +554,47 @@ impl Builder {
         if let Some(v) = parsed(gz, get(gz)?, parse::boolean, "expected true or false")? {
             self.compress = Val::new(v, gz);
         }
+        if let Some(v) = parsed(
+            "LOGWARDEN_ALERTS",
+            get("LOGWARDEN_ALERTS")?,
+            parse::boolean,
+            "expected on or off",
+        )? {
+            self.alerts = v;
+        }
+        if let Some(v) = get("SLACK_WEBHOOK_URL")? {
+            // Validated at init, so that the error names the variable and shows scheme and host only.
+            self.webhook = Some((Val::new(v, "SLACK_WEBHOOK_URL"), WebhookKind::Slack));
+        }
+        let threshold = "LOGWARDEN_ALERT_THRESHOLD";
+        if let Some(v) = parsed(
+            threshold,
+            get(threshold)?,
+            |s| s.trim().parse::<usize>().ok().filter(|&n| n >= 1),
+            "expected a number of ERROR events, at least 1",
+        )? {
+            self.alert_threshold = Val::new(v, threshold);
+        }
+        let window = "LOGWARDEN_ALERT_WINDOW";
+        if let Some(v) = parsed(
+            window,
+            get(window)?,
+            |s| parse::duration(s).filter(|d| !d.is_zero()),
+            "expected a duration such as 60, 60s or 5m",
+        )? {
+            self.alert_window = Val::new(v, window);
+        }
+        if let Some(v) = parsed(
+            "LOGWARDEN_ALERT_COOLDOWN",
+            get("LOGWARDEN_ALERT_COOLDOWN")?,
+            parse::duration,
+            "expected a duration such as 300, 5m or 1h",
+        )? {
+            self.alert_cooldown = v;
+        }
+        if let Some(v) = get("LOGWARDEN_ALERT_MENTION")? {
+            self.mention = Some(v);
+        }
         Ok(())
     }
 
@@ -455,6 +622,32 @@ impl Builder {
             None => (crate::host::executable_name().to_owned(), "LOGWARDEN_FILE"),
         };
         let env = self.env.unwrap_or_else(|| "development".to_owned());
+        if self.alert_threshold.value == 0 {
+            return Err(Error::invalid(
+                self.alert_threshold.from,
+                "0",
+                "must be at least 1",
+            ));
+        }
+        if self.alert_window.value.is_zero() {
+            return Err(Error::invalid(
+                self.alert_window.from,
+                "0s",
+                "must be longer than zero",
+            ));
+        }
+        let notifier: Option<Box<dyn Notifier>> = match (self.notifier, &self.webhook) {
+            (Some(n), _) => Some(n),
+            (None, Some((url, kind))) => {
+                let webhook = Webhook::parse(&url.value, self.allow_http)
+                    .map_err(|e| e.into_error(url.from))?;
+                Some(match kind {
+                    WebhookKind::Slack => Box::new(SlackNotifier::new(webhook)),
+                    WebhookKind::Json => Box::new(JsonNotifier::new(webhook)),
+                })
+            }
+            (None, None) => None,
+        };
         if self.max_bytes.value == Some(0) {
             return Err(Error::invalid(
                 self.max_bytes.from,
@@ -498,8 +691,8 @@ impl Builder {
         let clock = self.clock.map_or(Clock::System, Clock::Manual);
         let counters = Arc::new(Counters::default());
         let layer = JsonLayer::new(())
-            .service(service)
-            .env(env)
+            .service(service.clone())
+            .env(env.clone())
             .clock(clock.clone());
         let notice = layer.notice();
 
@@ -574,12 +767,53 @@ impl Builder {
             }
             workers.push(stdout);
         }
+        let (alert, delivery) = if self.alerts {
+            let engine = Arc::new(Mutex::new(Engine::new(AlertSettings {
+                threshold: self.alert_threshold.value,
+                window: self.alert_window.value,
+                cooldown: self.alert_cooldown,
+                service,
+                env,
+                host: crate::host::host_name().to_owned(),
+                mention: self.mention,
+            })));
+            let (delivery, queue) = notify::spawn(
+                notifier,
+                Arc::clone(&engine),
+                clock.clone(),
+                Some((records.clone(), notice)),
+                self.delivery,
+            )
+            .map_err(|e| {
+                Error::io(
+                    "alert thread",
+                    "logwarden-alerts",
+                    "cannot start the alert delivery thread",
+                    e,
+                )
+            })?;
+            let layer = AlertLayer::new(engine, queue, clock, Arc::clone(&delivery.counters));
+            // The same directives once more: `EnvFilter` is not `Clone`, and it parsed above.
+            let spans = EnvFilter::builder()
+                .parse(&self.filter.value)
+                .map_err(|e| {
+                    Error::invalid(
+                        self.filter.from,
+                        &self.filter.value,
+                        format!("invalid filter directives: {e}"),
+                    )
+                })?;
+            (Some((layer, AlertFilter::new(spans))), Some(delivery))
+        } else {
+            (None, None)
+        };
         Ok(Assembled {
             filter,
             json: layer.with_writer(records),
             pretty,
+            alert,
             capture_log: self.capture_log,
-            guard: Guard::new(workers, counters, self.shutdown_timeout, path),
+            guard: Guard::new(workers, delivery, counters, self.shutdown_timeout, path),
         })
     }
 
@@ -606,12 +840,8 @@ impl Builder {
     where
         S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
     {
-        let a = self.assemble()?;
-        let layer = a
-            .json
-            .and_then(a.pretty.map(pretty_layer))
-            .with_filter(a.filter);
-        Ok((Box::new(layer), a.guard))
+        let (layer, guard, _) = self.assemble()?.into_layer();
+        Ok((Box::new(layer), guard))
     }
 
     /// Validates the settings, opens the log file, starts the writer and installs the global
@@ -626,16 +856,13 @@ impl Builder {
         if tracing::dispatcher::has_been_set() {
             return Err(Error::already_initialized());
         }
-        let a = self.assemble()?;
-        let max_level = a.filter.max_level_hint();
-        let subscriber = tracing_subscriber::registry()
-            .with(a.filter)
-            .with(a.json)
-            .with(a.pretty.map(pretty_layer));
-        // On failure `a.guard` is dropped here: the writer threads stop, nothing stays behind.
+        let (layer, guard, capture_log) = self.assemble()?.into_layer();
+        let subscriber = tracing_subscriber::registry().with(layer);
+        let max_level = tracing_core::Subscriber::max_level_hint(&subscriber);
+        // On failure `guard` is dropped here: the threads stop, nothing stays behind.
         tracing::subscriber::set_global_default(subscriber)
             .map_err(|_| Error::already_initialized())?;
-        if a.capture_log {
+        if capture_log {
             let level = match max_level.unwrap_or(LevelFilter::TRACE) {
                 LevelFilter::OFF => tracing_log::log::LevelFilter::Off,
                 LevelFilter::ERROR => tracing_log::log::LevelFilter::Error,
@@ -651,7 +878,7 @@ impl Builder {
                 report(format_args!("`log` events are not captured: {e}"));
             }
         }
-        Ok(a.guard)
+        Ok(guard)
     }
 }
 
@@ -671,8 +898,33 @@ struct Assembled {
     filter: EnvFilter,
     json: JsonLayer<NonBlocking>,
     pretty: Option<NonBlocking>,
+    alert: Option<(AlertLayer, AlertFilter)>,
     capture_log: bool,
     guard: Guard,
+}
+
+impl Assembled {
+    /// The whole stack as one layer: the outputs behind the `filter`/`RUST_LOG` directives, and
+    /// the alert layer behind its own ERROR-only filter, so that ERROR events of every target
+    /// count even where the directives silence a target's output.
+    ///
+    /// The two are combined in a `Vec` of layers rather than with `Layer::and_then`: in
+    /// tracing-subscriber 0.3, `and_then` of two per-layer-filtered layers drops events that
+    /// only one of the filters enables.
+    fn into_layer<S>(self) -> (Vec<Box<dyn Layer<S> + Send + Sync>>, Guard, bool)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+    {
+        let outputs = self
+            .json
+            .and_then(self.pretty.map(pretty_layer))
+            .with_filter(self.filter);
+        let mut layers: Vec<Box<dyn Layer<S> + Send + Sync>> = vec![Box::new(outputs)];
+        if let Some((alert, filter)) = self.alert {
+            layers.push(Box::new(alert.with_filter(filter)));
+        }
+        (layers, self.guard, self.capture_log)
+    }
 }
 
 /// Configures from the environment and installs the global subscriber: `builder().from_env().init()`.

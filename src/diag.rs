@@ -60,3 +60,20 @@ pub struct Stats {
     /// Rotations that failed (the active file was kept and writing went on in it).
     pub rotation_errors: u64,
 }
+
+thread_local! {
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks the current thread as one of the crate's own background threads: events raised on it
+/// by other code (the HTTP client's logging, which may quote the webhook URL) are neither written
+/// nor counted.
+pub(crate) fn enter_quiet_thread() {
+    QUIET.set(true);
+}
+
+/// Whether the current thread is a quiet one (see [`enter_quiet_thread`]).
+#[inline]
+pub(crate) fn on_quiet_thread() -> bool {
+    QUIET.get()
+}

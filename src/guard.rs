@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::diag::{report, Counters, Stats};
+use crate::notify::Delivery;
 use crate::writer::WorkerHandle;
 
 /// Keeps the background writers alive; dropping it writes everything logged so far and stops them.
@@ -15,6 +16,8 @@ use crate::writer::WorkerHandle;
 /// disk hangs, then returns; lines still unwritten by then are reported on stderr.
 #[must_use = "dropping the guard stops the log writer; keep it alive until the end of main"]
 pub struct Guard {
+    /// Declared first: alerts are delivered (and their records queued) before the writers stop.
+    delivery: Option<Delivery>,
     workers: Vec<WorkerHandle>,
     counters: Arc<Counters>,
     timeout: Duration,
@@ -34,11 +37,13 @@ impl std::fmt::Debug for Guard {
 impl Guard {
     pub(crate) fn new(
         workers: Vec<WorkerHandle>,
+        delivery: Option<Delivery>,
         counters: Arc<Counters>,
         timeout: Duration,
         path: Option<PathBuf>,
     ) -> Self {
         Guard {
+            delivery,
             workers,
             counters,
             timeout,
@@ -66,6 +71,30 @@ impl Guard {
         self.counters.snapshot()
     }
 
+    /// The incident history of this process: how many, how long, MTTR, and how alert delivery
+    /// went. All zero when alerting is off.
+    pub fn incidents(&self) -> Incidents {
+        let Some(d) = &self.delivery else {
+            return Incidents::default();
+        };
+        let h = d.engine.lock().history();
+        let open_for = h
+            .open_since
+            .map_or(0, |since| d.clock.now_micros().saturating_sub(since).max(0));
+        let micros = |m: i64| Duration::from_micros(m.max(0) as u64);
+        let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        Incidents {
+            opened: h.opened,
+            resolved: h.resolved,
+            open: h.open_since.is_some(),
+            time_in_incident: micros(h.resolved_micros + open_for),
+            mttr: (h.resolved > 0).then(|| micros(h.resolved_micros / h.resolved as i64)),
+            alerts_sent: get(&d.counters.sent),
+            alerts_failed: get(&d.counters.failed),
+            alerts_dropped: get(&d.counters.dropped),
+        }
+    }
+
     /// The active log file, if records go to a file.
     pub fn log_path(&self) -> Option<&Path> {
         self.path.as_deref()
@@ -74,7 +103,17 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        let deadline = Instant::now() + self.timeout;
+        let start = Instant::now();
+        // Pending alerts get half the timeout, even if the webhook hangs; the writers then get
+        // the rest, and at least half of it, to put everything (alert records too) on disk.
+        if let Some(d) = &mut self.delivery {
+            if !d.shutdown(start + self.timeout / 2) {
+                report(format_args!(
+                    "alert delivery did not finish within the shutdown timeout"
+                ));
+            }
+        }
+        let deadline = (start + self.timeout).max(Instant::now() + self.timeout / 2);
         let mut complete = true;
         for w in &mut self.workers {
             complete &= w.shutdown(deadline);
@@ -86,4 +125,26 @@ impl Drop for Guard {
             ));
         }
     }
+}
+
+/// The incident history of the process, from [`Guard::incidents`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Incidents {
+    /// Incidents opened (threshold crossings).
+    pub opened: u64,
+    /// Incidents resolved.
+    pub resolved: u64,
+    /// Whether an incident is open now.
+    pub open: bool,
+    /// Total time in incident: resolved incidents plus the open one so far.
+    pub time_in_incident: Duration,
+    /// Mean time to recover: total duration of resolved incidents / their number.
+    pub mttr: Option<Duration>,
+    /// Alerts delivered to the webhook.
+    pub alerts_sent: u64,
+    /// Alerts given up on (permanent errors, retries exhausted, shutdown).
+    pub alerts_failed: u64,
+    /// Alerts not queued because the queue was full.
+    pub alerts_dropped: u64,
 }

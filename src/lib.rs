@@ -42,6 +42,7 @@
     rust_2018_idioms
 )]
 
+mod alert;
 mod clock;
 mod config;
 mod diag;
@@ -49,18 +50,21 @@ mod error;
 mod file;
 mod guard;
 mod host;
+mod notify;
 mod parse;
 mod record;
 mod stdout;
 mod timestamp;
 mod writer;
 
+pub use alert::{Alert, AlertKind, AlertLayer, ErrorGroup};
 pub use clock::ManualClock;
 pub use config::{builder, init, Builder};
 pub use diag::Stats;
 pub use error::{Error, ErrorKind};
 pub use file::Rotation;
-pub use guard::Guard;
+pub use guard::{Guard, Incidents};
+pub use notify::{JsonNotifier, Notifier, SlackNotifier, Webhook};
 pub use record::JsonLayer;
 pub use stdout::StdoutMode;
 pub use writer::Overflow;

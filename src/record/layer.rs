@@ -208,14 +208,40 @@ pub(crate) struct Notice {
 
 impl Notice {
     pub(crate) fn render(&self, out: &mut Vec<u8>, level: &str, message: &str) {
+        self.render_with(out, level, "logwarden", message, &serde_json::Value::Null);
+    }
+
+    /// A record with extra top-level fields (an object; anything else adds nothing).
+    pub(crate) fn render_with(
+        &self,
+        out: &mut Vec<u8>,
+        level: &str,
+        target: &str,
+        message: &str,
+        extra: &serde_json::Value,
+    ) {
         out.extend_from_slice(b"{\"timestamp\":\"");
         crate::timestamp::push_rfc3339(out, self.clock.now_micros());
         out.extend_from_slice(b"\",\"level\":");
         quoted_into(out, level);
         out.extend_from_slice(b",\"message\":");
         quoted_into(out, message);
-        out.extend_from_slice(b",\"target\":\"logwarden\"");
+        out.extend_from_slice(b",\"target\":");
+        quoted_into(out, target);
         out.extend_from_slice(&self.constants);
+        if let serde_json::Value::Object(fields) = extra {
+            for (key, value) in fields {
+                out.push(b',');
+                quoted_into(out, key);
+                out.push(b':');
+                // serde_json writes valid JSON; only U+2028/9 would need our extra escaping, and
+                // values here are numbers and short texts that pass through `quoted_into` below.
+                match value {
+                    serde_json::Value::String(s) => quoted_into(out, s),
+                    other => out.extend_from_slice(other.to_string().as_bytes()),
+                }
+            }
+        }
         out.extend_from_slice(b"}\n");
     }
 }
@@ -314,5 +340,58 @@ where
             // logs). Use a fresh buffer rather than corrupt the one in use.
             Err(_) => self.format(event, &ctx, &mut Buffers::default()),
         });
+    }
+}
+
+/// The span context of an event for an alert: the value of a `trace_id` field (the event's own
+/// first, then the innermost span's), and the spans' flattened fields as a JSON fragment.
+/// Reads what this layer stored at span creation; empty when `JsonLayer` is not in the stack.
+pub(crate) fn span_context<S>(
+    event: &Event<'_>,
+    ctx: &Context<'_, S>,
+) -> (Option<String>, Option<String>)
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let mut trace_id = None;
+    let mut context = Vec::new();
+    let mut names: Vec<&'static str> = Vec::new();
+    if let Some(scope) = ctx.event_scope(event) {
+        for span in scope {
+            let ext = span.extensions();
+            let Some(rendered) = ext.get::<Rendered>() else {
+                continue;
+            };
+            for e in rendered.entries() {
+                if names.iter().any(|n| same_key(n, e.name)) {
+                    continue;
+                }
+                names.push(e.name);
+                let fragment = rendered.fragment(e);
+                if trace_id.is_none() && e.name == "trace_id" {
+                    trace_id = json_value_text(fragment);
+                }
+                if !context.is_empty() {
+                    context.push(b',');
+                }
+                context.extend_from_slice(fragment);
+            }
+        }
+    }
+    let context = (!context.is_empty()).then(|| String::from_utf8_lossy(&context).into_owned());
+    (trace_id, context)
+}
+
+/// The value of a `"key":value` fragment as text (strings unquoted).
+fn json_value_text(fragment: &[u8]) -> Option<String> {
+    let colon = fragment.iter().rposition(|&b| b == b':')?;
+    // Keys are escaped, so the first `":` after the opening quote ends the key.
+    let value_start = fragment
+        .windows(2)
+        .position(|w| w == b"\":")
+        .map_or(colon + 1, |i| i + 2);
+    match serde_json::from_slice::<serde_json::Value>(&fragment[value_start..]).ok()? {
+        serde_json::Value::String(s) => Some(s),
+        other => Some(other.to_string()),
     }
 }

@@ -5,4 +5,4 @@ mod fields;
 mod layer;
 
 pub use layer::JsonLayer;
-pub(crate) use layer::Notice;
+pub(crate) use layer::{span_context, Notice};

@@ -1,0 +1,167 @@
+//! The `tracing` adapter of the threshold engine: ERROR events in, alerts to the delivery queue.
+
+use std::cell::Cell;
+use std::collections::hash_map::DefaultHasher;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tracing_core::field::{Field, Visit};
+use tracing_core::{Event, Level, Metadata, Subscriber};
+use tracing_log::NormalizeEvent;
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use super::engine::{Engine, Sample};
+use crate::clock::Clock;
+use crate::diag::{on_quiet_thread, report};
+use crate::notify::{AlertCounters, Job};
+
+/// How much of an error message an alert keeps.
+const MESSAGE_MAX: usize = 500;
+
+thread_local! {
+    /// Set while this thread is inside the layer: an event raised from within (a `Debug` impl
+    /// that logs while the sample is formatted) is not counted instead of deadlocking.
+    static INSIDE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Counts ERROR events in a sliding window and hands alerts to the delivery thread.
+///
+/// Built and installed by [`init()`](crate::init) and [`Builder::build`](crate::Builder::build);
+/// its cost on non-ERROR events is one comparison, and on ERROR events one short lock and O(1)
+/// work (plus formatting a sample the first time a kind of error is seen).
+pub struct AlertLayer {
+    engine: Arc<Mutex<Engine>>,
+    queue: SyncSender<Job>,
+    clock: Clock,
+    counters: Arc<AlertCounters>,
+}
+
+impl fmt::Debug for AlertLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AlertLayer").finish_non_exhaustive()
+    }
+}
+
+impl AlertLayer {
+    pub(crate) fn new(
+        engine: Arc<Mutex<Engine>>,
+        queue: SyncSender<Job>,
+        clock: Clock,
+        counters: Arc<AlertCounters>,
+    ) -> Self {
+        AlertLayer {
+            engine,
+            queue,
+            clock,
+            counters,
+        }
+    }
+}
+
+/// Identifies the message template: events from the same place in the code form one group.
+fn group_key(meta: &Metadata<'_>) -> u64 {
+    let mut h = DefaultHasher::new();
+    meta.target().hash(&mut h);
+    meta.file().hash(&mut h);
+    meta.line().hash(&mut h);
+    meta.name().hash(&mut h);
+    h.finish()
+}
+
+/// Collects the message and a `trace_id` field of an event.
+#[derive(Default)]
+struct SampleVisitor {
+    message: String,
+    trace_id: Option<String>,
+}
+
+impl Visit for SampleVisitor {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "message" => self.message.push_str(value),
+            "trace_id" => self.trace_id = Some(value.to_owned()),
+            _ => {}
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        match field.name() {
+            "message" => {
+                use fmt::Write as _;
+                let _ = write!(self.message, "{value:?}");
+            }
+            "trace_id" => self.trace_id = Some(format!("{value:?}")),
+            _ => {}
+        }
+    }
+}
+
+fn cut(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+    s
+}
+
+impl<S> Layer<S> for AlertLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        // `log` records arrive on one callsite per level, so this also sees their real level.
+        if *event.metadata().level() != Level::ERROR {
+            return;
+        }
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        // The crate's own records never count, nor does anything raised on its own threads.
+        if meta.target().starts_with("logwarden") || on_quiet_thread() {
+            return;
+        }
+        if INSIDE.replace(true) {
+            return;
+        }
+        let key = group_key(meta);
+        let now = self.clock.now_micros();
+        let alerts = self.engine.lock().observe(now, key, || {
+            let mut visitor = SampleVisitor::default();
+            event.record(&mut visitor);
+            let (span_trace_id, context) = crate::record::span_context(event, &ctx);
+            Sample {
+                message: cut(visitor.message, MESSAGE_MAX),
+                target: meta.target().to_owned(),
+                location: meta.file().map(|f| match meta.line() {
+                    Some(line) => format!("{f}:{line}"),
+                    None => f.to_owned(),
+                }),
+                trace_id: visitor.trace_id.or(span_trace_id),
+                context: context.map(|c| cut(c, MESSAGE_MAX)),
+            }
+        });
+        for alert in alerts {
+            // Never wait on the caller's thread: a full queue means the delivery thread is far
+            // behind (a hung webhook), and one more alert would not help.
+            match self.queue.try_send(Job::Alert(Box::new(alert))) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                    if self.counters.dropped.fetch_add(1, Ordering::Relaxed) == 0 {
+                        report(format_args!(
+                            "the alert queue is full; alerts are being dropped"
+                        ));
+                    }
+                }
+            }
+        }
+        INSIDE.set(false);
+    }
+}

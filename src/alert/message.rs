@@ -1,0 +1,131 @@
+//! What an alert says: the data a [`Notifier`](crate::Notifier) turns into a request body.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Which message of an incident this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AlertKind {
+    /// The threshold was crossed: a new incident.
+    Opened,
+    /// The incident is still open; sent at most once per cooldown while errors keep coming.
+    Reminder,
+    /// A full window passed with fewer errors than the threshold.
+    Resolved,
+}
+
+impl AlertKind {
+    /// `opened`, `reminder` or `resolved`: the spelling used in records and JSON payloads.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::Opened => "opened",
+            AlertKind::Reminder => "reminder",
+            AlertKind::Resolved => "resolved",
+        }
+    }
+}
+
+/// One kind of error seen in an incident: events from the same source location (the same
+/// message template) are grouped, whatever their formatted arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ErrorGroup {
+    /// The first formatted message seen for this group (cut to a few hundred bytes).
+    pub message: String,
+    /// The events' target.
+    pub target: String,
+    /// `file:line` of the event, when known.
+    pub location: Option<String>,
+    /// How many events of this group the incident has seen.
+    pub count: u64,
+    /// The `trace_id` field of the sample event's spans or fields, when present.
+    pub trace_id: Option<String>,
+    /// The sample event's span fields as a JSON fragment (`"trace_id":"…","user_id":42`).
+    pub context: Option<String>,
+}
+
+/// An alert: an incident opened, still open, or resolved.
+///
+/// Every string in here that came from a log event is raw text; the notifier escapes it for its
+/// destination (see [`SlackNotifier`](crate::SlackNotifier)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Alert {
+    /// Opened, reminder or resolved.
+    pub kind: AlertKind,
+    /// The incident's number in this process, from 1.
+    pub incident: u64,
+    /// The `service` of the records.
+    pub service: String,
+    /// The `env` of the records.
+    pub env: String,
+    /// The host the process runs on.
+    pub host: String,
+    /// ERROR events within `window` that open an incident.
+    pub threshold: usize,
+    /// The sliding window.
+    pub window: Duration,
+    /// ERROR events in the window when the incident opened (equal to `threshold` then).
+    pub errors_in_window: usize,
+    /// ERROR events since the previous message of this incident.
+    pub errors_since_last: u64,
+    /// ERROR events in the incident so far.
+    pub errors_total: u64,
+    /// The oldest error of the window that crossed the threshold.
+    pub first_error_at: SystemTime,
+    /// The newest error of the incident.
+    pub last_error_at: SystemTime,
+    /// When the threshold was crossed.
+    pub opened_at: SystemTime,
+    /// When the window dropped below the threshold (resolved alerts only).
+    pub resolved_at: Option<SystemTime>,
+    /// Distinct errors, most frequent first (at most five).
+    pub top_errors: Vec<ErrorGroup>,
+    /// Errors of groups beyond those tracked, counted but not described.
+    pub other_errors: u64,
+    /// The mention configured with [`Builder::mention`](crate::Builder::mention), if any.
+    pub mention: Option<String>,
+}
+
+impl Alert {
+    /// How long the incident lasted (resolved alerts), or has lasted until its last error.
+    pub fn duration(&self) -> Duration {
+        let end = self.resolved_at.unwrap_or(self.last_error_at);
+        end.duration_since(self.opened_at).unwrap_or_default()
+    }
+}
+
+pub(crate) fn system_time(micros: i64) -> SystemTime {
+    if micros >= 0 {
+        UNIX_EPOCH + Duration::from_micros(micros as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_micros(micros.unsigned_abs())
+    }
+}
+
+/// `2m 13s`, `1h 02m`, `850ms`: durations for people.
+pub(crate) fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m {s:02}s"),
+        _ => format!("{h}h {m:02}m"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(human_duration(Duration::from_millis(850)), "850ms");
+        assert_eq!(human_duration(Duration::from_secs(45)), "45s");
+        assert_eq!(human_duration(Duration::from_secs(133)), "2m 13s");
+        assert_eq!(human_duration(Duration::from_secs(3720)), "1h 02m");
+    }
+}

@@ -1,0 +1,14 @@
+//! Proactive alerting: the threshold engine (pure), the layer that feeds it ERROR events, and
+//! what an alert says.
+
+mod engine;
+mod filter;
+mod layer;
+mod message;
+
+pub use layer::AlertLayer;
+pub use message::{Alert, AlertKind, ErrorGroup};
+
+pub(crate) use engine::{Engine, Settings};
+pub(crate) use filter::AlertFilter;
+pub(crate) use message::human_duration;

@@ -1,0 +1,218 @@
+//! The Slack incoming-webhook payload: `text` as the fallback plus Block Kit blocks, with every
+//! piece of log content escaped and Slack's size limits respected.
+
+use std::fmt::Write as _;
+
+use serde_json::{json, Value};
+
+use super::{Notifier, Webhook};
+use crate::alert::{human_duration, Alert, AlertKind};
+use crate::timestamp::push_rfc3339;
+
+/// Slack's limit on a section block's text, in characters.
+const SECTION_MAX: usize = 3_000;
+/// Slack's limit on the top-level `text`, in characters.
+const TEXT_MAX: usize = 40_000;
+/// How much of one error message is shown.
+const MESSAGE_MAX: usize = 500;
+const TRUNCATED: &str = "… [truncated]";
+
+/// Posts alerts to a Slack incoming webhook (Mattermost and Discord's `/slack` endpoints accept
+/// the same payload).
+#[derive(Debug, Clone)]
+pub struct SlackNotifier {
+    webhook: Webhook,
+}
+
+impl SlackNotifier {
+    /// A notifier posting to `webhook`.
+    pub fn new(webhook: Webhook) -> Self {
+        SlackNotifier { webhook }
+    }
+}
+
+impl Notifier for SlackNotifier {
+    fn name(&self) -> &str {
+        "slack"
+    }
+
+    fn webhook(&self) -> &Webhook {
+        &self.webhook
+    }
+
+    fn body(&self, alert: &Alert) -> String {
+        payload(alert).to_string()
+    }
+}
+
+/// Escapes text for Slack's `mrkdwn`: with `&`, `<` and `>` replaced, log content cannot form a
+/// mention (`<!channel>`, `<@U123>`) or a link (`<https://…|label>`).
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            // Backticks would end the code span the message sits in.
+            '`' => out.push('\''),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Cuts `text` to at most `max` characters, on a character boundary, ending with a marker.
+pub(crate) fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let keep = max.saturating_sub(TRUNCATED.chars().count());
+    let end = text.char_indices().nth(keep).map_or(text.len(), |(i, _)| i);
+    format!("{}{TRUNCATED}", &text[..end])
+}
+
+fn time(t: std::time::SystemTime) -> String {
+    let micros = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64);
+    let mut out = Vec::new();
+    // Seconds are enough for people: cut `.ffffffZ` down to `Z`.
+    push_rfc3339(&mut out, micros - micros.rem_euclid(1_000_000));
+    let s = String::from_utf8_lossy(&out).into_owned();
+    s.replace(".000000Z", "Z")
+}
+
+/// The one-line summary, also the notification text on phones.
+pub(crate) fn headline(alert: &Alert) -> String {
+    let who = format!("{} ({}) on {}", alert.service, alert.env, alert.host);
+    match alert.kind {
+        AlertKind::Opened => format!(
+            "🔴 Incident #{}: {} ERROR events in {} in {who}",
+            alert.incident,
+            alert.errors_in_window,
+            human_duration(alert.window)
+        ),
+        AlertKind::Reminder => format!(
+            "🟠 Incident #{} still open: {} more ERROR events in {who} ({} in total, open for {})",
+            alert.incident,
+            alert.errors_since_last,
+            alert.errors_total,
+            human_duration(alert.duration())
+        ),
+        AlertKind::Resolved => format!(
+            "✅ Incident #{} resolved in {who} after {}, {} ERROR events in total",
+            alert.incident,
+            human_duration(alert.duration()),
+            alert.errors_total
+        ),
+    }
+}
+
+/// The details as mrkdwn lines: times, then the top errors with their source and context.
+fn details(alert: &Alert) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "*Threshold:* {} ERROR events in {}   *First error:* {}   *Last error:* {}",
+        alert.threshold,
+        human_duration(alert.window),
+        time(alert.first_error_at),
+        time(alert.last_error_at)
+    );
+    if let Some(resolved) = alert.resolved_at {
+        let _ = writeln!(
+            out,
+            "*Opened:* {}   *Resolved:* {}",
+            time(alert.opened_at),
+            time(resolved)
+        );
+    }
+    if alert.kind == AlertKind::Resolved {
+        return out;
+    }
+    out.push_str("*Top errors:*\n");
+    for g in &alert.top_errors {
+        let _ = write!(
+            out,
+            "• *{}×* `{}` — {}",
+            g.count,
+            escape(&truncate(&g.message, MESSAGE_MAX)),
+            escape(&g.target)
+        );
+        if let Some(location) = &g.location {
+            let _ = write!(out, " at {}", escape(location));
+        }
+        if let Some(trace_id) = &g.trace_id {
+            let _ = write!(out, "\n    trace_id `{}`", escape(trace_id));
+        } else if let Some(context) = &g.context {
+            let _ = write!(
+                out,
+                "\n    context `{}`",
+                escape(&truncate(context, MESSAGE_MAX))
+            );
+        }
+        out.push('\n');
+    }
+    if alert.other_errors > 0 {
+        let _ = writeln!(out, "• and {} more of other kinds", alert.other_errors);
+    }
+    out
+}
+
+/// The fallback `text` (no blocks): what Slack shows in notifications and old clients.
+pub(crate) fn plain_text(alert: &Alert) -> String {
+    let mut text = String::new();
+    if let Some(mention) = &alert.mention {
+        text.push_str(mention);
+        text.push(' ');
+    }
+    text.push_str(&escape(&headline(alert)));
+    text.push('\n');
+    text.push_str(&details(alert));
+    truncate(&text, TEXT_MAX)
+}
+
+/// The whole Slack payload.
+pub(crate) fn payload(alert: &Alert) -> Value {
+    let mut headline_text = escape(&headline(alert));
+    if let Some(mention) = &alert.mention {
+        // The one piece that is not escaped: it comes from the configuration, not from logs.
+        headline_text = format!("{mention} {headline_text}");
+    }
+    json!({
+        "text": plain_text(alert),
+        "blocks": [
+            { "type": "section", "text": { "type": "mrkdwn", "text": truncate(&headline_text, SECTION_MAX) } },
+            { "type": "section", "text": { "type": "mrkdwn", "text": truncate(&details(alert), SECTION_MAX) } },
+            { "type": "context", "elements": [
+                { "type": "mrkdwn", "text": escape(&format!(
+                    "logwarden · service {} · env {} · host {} · incident #{}",
+                    alert.service, alert.env, alert.host, alert.incident
+                )) }
+            ] }
+        ]
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_defuses_mentions_and_links() {
+        assert_eq!(
+            escape("<!channel> & <@U123> <https://x|y>"),
+            "&lt;!channel&gt; &amp; &lt;@U123&gt; &lt;https://x|y&gt;"
+        );
+    }
+
+    #[test]
+    fn truncation_respects_characters_and_marks_the_cut() {
+        let s = "é".repeat(5_000);
+        let t = truncate(&s, 3_000);
+        assert_eq!(t.chars().count(), 3_000);
+        assert!(t.ends_with(TRUNCATED));
+        assert_eq!(truncate("short", 3_000), "short");
+    }
+}
