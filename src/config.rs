@@ -757,7 +757,7 @@ impl Builder {
         let mut pretty = None;
         if self.stdout.is_json() || self.stdout.is_pretty() {
             let stdout = spawn(
-                Box::new(IoSink::new(io::stdout(), "stdout")),
+                Box::new(IoSink::new(stdout_writer(), "stdout")),
                 "logwarden-stdout",
             )?;
             if self.stdout.is_json() {
@@ -880,6 +880,20 @@ impl Builder {
         }
         Ok(guard)
     }
+}
+
+/// Stdout for the writer thread. On Unix a duplicate of fd 1, written without `std`'s stdout
+/// lock: an application that holds that lock while it logs would otherwise wait for the writer,
+/// which waits for the lock.
+fn stdout_writer() -> Box<dyn io::Write + Send> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        if let Ok(fd) = io::stdout().as_fd().try_clone_to_owned() {
+            return Box::new(std::fs::File::from(fd));
+        }
+    }
+    Box::new(io::stdout())
 }
 
 fn validate_file_name(v: &Val<String>) -> Result<(), Error> {

@@ -8,8 +8,11 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Prints one diagnostic line on stderr, prefixed so it is recognisable among the host's output.
+/// Never panics: `eprintln!` would, on a closed stderr (`app 2>&1 | head`), and a panic on a
+/// writer thread would leave the logging threads waiting for it.
 pub(crate) fn report(args: fmt::Arguments<'_>) {
-    eprintln!("logwarden: {args}");
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "logwarden: {args}");
 }
 
 /// Counters shared by the writers of one `init()`/`build()`.
@@ -42,8 +45,8 @@ impl Counters {
 /// What the writers have had to give up on since start, read with
 /// [`Guard::stats`](crate::Guard::stats).
 ///
-/// All zero in a healthy process. Every non-zero value was also reported on stderr and, once
-/// writing worked again, as a `WARN` record with target `logwarden` in the log itself.
+/// Apart from `rotations`, all zero in a healthy process. Every failure was also reported on
+/// stderr and, once writing worked again, as a `WARN` record with target `logwarden` in the log.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {

@@ -62,11 +62,12 @@ impl Guard {
 
     /// [`Guard::flush`] with an explicit bound.
     pub fn flush_timeout(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         self.workers.iter().all(|w| w.flush_until(deadline))
     }
 
-    /// What the writers dropped or lost so far. All zero in a healthy process.
+    /// What the writers did, dropped or lost so far. Apart from `rotations`, all zero in a
+    /// healthy process.
     pub fn stats(&self) -> Stats {
         self.counters.snapshot()
     }
@@ -101,19 +102,26 @@ impl Guard {
     }
 }
 
+/// `now + timeout`, saturating: `Duration::MAX` means "as long as it takes" (a century).
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
+}
+
 impl Drop for Guard {
     fn drop(&mut self) {
-        let start = Instant::now();
+        let end = deadline_after(self.timeout);
         // Pending alerts get half the timeout, even if the webhook hangs; the writers then get
         // the rest, and at least half of it, to put everything (alert records too) on disk.
         if let Some(d) = &mut self.delivery {
-            if !d.shutdown(start + self.timeout / 2) {
+            if !d.shutdown(deadline_after(self.timeout / 2)) {
                 report(format_args!(
                     "alert delivery did not finish within the shutdown timeout"
                 ));
             }
         }
-        let deadline = (start + self.timeout).max(Instant::now() + self.timeout / 2);
+        let deadline = end.max(deadline_after(self.timeout / 2));
         let mut complete = true;
         for w in &mut self.workers {
             complete &= w.shutdown(deadline);

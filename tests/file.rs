@@ -447,3 +447,47 @@ fn log_path_is_the_stable_active_name() {
         .unwrap();
     assert_eq!(guard.log_path().unwrap(), dir.path().join("custom.jsonl"));
 }
+
+#[test]
+fn a_failing_rotation_keeps_writing_instead_of_spinning() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dispatch, guard) = start_logging(
+        logwarden::builder()
+            .service("spin")
+            .dir(dir.path())
+            .max_bytes(2048)
+            .shutdown_timeout(Duration::from_secs(10)),
+    );
+    let path = guard.log_path().unwrap().to_path_buf();
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info!("first");
+        assert!(guard.flush());
+        // Deleted underneath: until the writer notices (about a second), renaming it for the
+        // size rotation fails. The writer must keep writing, not retry the rename forever.
+        fs::remove_file(&path).unwrap();
+        for seq in 0..200 {
+            tracing::info!(seq, "past the limit while rotation fails");
+        }
+        assert!(guard.flush(), "the writer is stuck");
+    });
+    let stats = guard.stats();
+    assert!(stats.rotation_errors >= 1, "{stats:?}");
+    assert_eq!(stats.lines_lost, 0);
+}
+
+#[test]
+fn an_unbounded_shutdown_timeout_means_wait_not_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dispatch, guard) = start_logging(
+        logwarden::builder()
+            .service("forever")
+            .dir(dir.path())
+            .shutdown_timeout(Duration::MAX),
+    );
+    let path = guard.log_path().unwrap().to_path_buf();
+    tracing::dispatcher::with_default(&dispatch, || tracing::info!("kept"));
+    assert!(guard.flush());
+    assert!(guard.flush_timeout(Duration::MAX));
+    drop(guard);
+    assert_eq!(read_records(&path).len(), 1);
+}

@@ -581,3 +581,28 @@ fn a_debug_impl_that_logs_neither_panics_nor_deadlocks() {
     assert!(outer.get("inner").is_none(), "{outer}");
     assert_eq!(one(&records, "next")["v"], "formatted \"fine\"");
 }
+
+#[test]
+fn two_json_layers_in_one_stack_share_span_fields_without_panicking() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (layer, guard) = logwarden::builder()
+        .service("twice")
+        .dir(dir.path())
+        .capture_log(false)
+        .build()
+        .unwrap();
+    let second = logwarden::JsonLayer::new(std::io::sink).service("second");
+    let subscriber = tracing_subscriber::registry().with(layer).with(second);
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!("request", trace_id = "abc", status = tracing::field::Empty);
+        let _e = span.enter();
+        span.record("status", 200);
+        tracing::info!("inside");
+    });
+    assert!(guard.flush());
+    let records = support::read_records(guard.log_path().unwrap());
+    let r = support::one(&records, "inside");
+    assert_eq!(r["trace_id"], "abc");
+    assert_eq!(r["status"], 200);
+}

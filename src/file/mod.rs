@@ -11,7 +11,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
 use crate::diag::{report, Counters};
@@ -50,15 +50,24 @@ pub(crate) struct RollingFile {
     next_rotation: i64,
     last_rotation: i64,
     counters: Arc<Counters>,
-    rotation_failing: bool,
+    /// Set while renames fail: no new attempt before this time, so a directory that refuses
+    /// renames costs one syscall a second, not one per batch.
+    rotation_retry_at: Option<Instant>,
+    /// Set while the active file cannot be reopened, so that it is reported once.
+    reopen_failing: bool,
     #[cfg(feature = "gzip")]
     compressor: Option<gzip::Compressor>,
 }
 
 impl RollingFile {
     /// Creates the directory if needed and opens (or creates) the active file.
-    pub(crate) fn open(opts: FileOptions, counters: Arc<Counters>) -> Result<Self, OpenError> {
+    pub(crate) fn open(mut opts: FileOptions, counters: Arc<Counters>) -> Result<Self, OpenError> {
         create_dir(&opts.dir).map_err(OpenError::Dir)?;
+        // Absolute, so that a later `chdir` of the application does not move the log.
+        opts.dir = std::path::absolute(&opts.dir).map_err(OpenError::Dir)?;
+        // Rotation renames and creates files in the directory: find out now, not at the first
+        // rotation, whether it lets us (an existing writable file in a read-only directory).
+        probe_dir(&opts.dir).map_err(OpenError::Dir)?;
         let path = opts.dir.join(&opts.name);
         let file = open_active(&path, opts.mode).map_err(OpenError::File)?;
         let meta = file.metadata().map_err(OpenError::File)?;
@@ -90,7 +99,8 @@ impl RollingFile {
             next_rotation,
             last_rotation: i64::MIN,
             counters,
-            rotation_failing: false,
+            rotation_retry_at: None,
+            reopen_failing: false,
             opts,
             #[cfg(feature = "gzip")]
             compressor: None,
@@ -128,31 +138,31 @@ impl RollingFile {
             }
             Err(e) => {
                 // A short write (disk full) leaves part of a line: cut the file back to the last
-                // whole line so no torn record stays behind.
-                let _ = file.set_len(self.size);
+                // whole line so no torn record stays behind. Never extend it: another tool may
+                // have truncated it meanwhile (copytruncate).
+                let len = file.metadata().map_or(self.size, |m| m.len());
+                let _ = file.set_len(self.size.min(len));
                 Err(e)
             }
         }
     }
 
-    /// Renames the active file out of the way and opens a fresh one. A failed rename is counted
-    /// and writing goes on in the current file: nothing is lost, the file just grows.
-    fn rotate(&mut self, now: i64) -> io::Result<()> {
+    /// Renames the active file out of the way and opens a fresh one. Returns whether it rotated:
+    /// a failed rename is counted and reported once, and writing goes on in the current file
+    /// (nothing is lost, the file grows past its limit) until a retry a second later works.
+    fn rotate(&mut self, now: i64) -> io::Result<bool> {
         self.next_rotation = self.opts.rotation.next_boundary(now);
         if self.size == 0 {
-            return Ok(());
+            return Ok(false);
+        }
+        if self.rotation_retry_at.is_some_and(|at| Instant::now() < at) {
+            return Ok(false);
         }
         let mut stamp = now.max(self.last_rotation.saturating_add(1));
         let rotated = loop {
-            let candidate = self
-                .opts
-                .dir
-                .join(naming::rotated_name(&self.opts.name, stamp));
-            let gz = candidate.with_file_name(format!(
-                "{}{}",
-                naming::rotated_name(&self.opts.name, stamp),
-                naming::GZ_SUFFIX
-            ));
+            let name = naming::rotated_name(&self.opts.name, stamp);
+            let candidate = self.opts.dir.join(&name);
+            let gz = self.opts.dir.join(format!("{name}{}", naming::GZ_SUFFIX));
             if !candidate.exists() && !gz.exists() {
                 break candidate;
             }
@@ -160,17 +170,17 @@ impl RollingFile {
         };
         if let Err(e) = fs::rename(&self.path, &rotated) {
             Counters::add(&self.counters.rotation_errors, 1);
-            if !self.rotation_failing {
-                self.rotation_failing = true;
+            if self.rotation_retry_at.is_none() {
                 report(format_args!(
                     "cannot rotate {} to {}: {e}; writing goes on in the current file",
                     self.path.display(),
                     rotated.display()
                 ));
             }
-            return Ok(());
+            self.rotation_retry_at = Some(Instant::now() + Duration::from_secs(1));
+            return Ok(false);
         }
-        self.rotation_failing = false;
+        self.rotation_retry_at = None;
         self.last_rotation = stamp;
         self.file = None;
         self.size = 0;
@@ -178,7 +188,7 @@ impl RollingFile {
         self.after_rotation(&rotated);
         let file = open_active(&self.path, self.opts.mode)?;
         self.file = Some(file);
-        Ok(())
+        Ok(true)
     }
 
     fn after_rotation(&mut self, rotated: &Path) {
@@ -214,7 +224,10 @@ impl RollingFile {
             }
             if self.size > 0 {
                 let now = self.opts.clock.now_micros();
-                self.rotate(now).map_err(fail)?;
+                if !self.rotate(now).map_err(fail)? {
+                    // Rotation is failing: keep every line, past the limit.
+                    return self.write_chunk(rest).map_err(fail);
+                }
                 continue;
             }
             // Empty file and the next line alone is larger than the limit: it goes alone.
@@ -239,7 +252,7 @@ impl Sink for RollingFile {
     fn write_lines(&mut self, batch: &[u8]) -> Result<(), SinkError> {
         let now = self.opts.clock.now_micros();
         if now >= self.next_rotation {
-            self.rotate(now).map_err(|error| SinkError {
+            let _rotated = self.rotate(now).map_err(|error| SinkError {
                 error,
                 unwritten_from: 0,
             })?;
@@ -270,15 +283,21 @@ impl Sink for RollingFile {
                 Ok(f) => {
                     self.size = f.metadata().map_or(0, |m| m.len());
                     self.file = Some(f);
+                    self.reopen_failing = false;
                     report(format_args!(
                         "{} was removed or replaced; reopened it",
                         self.path.display()
                     ));
                 }
-                Err(e) => report(format_args!(
-                    "{} was removed or replaced and cannot be reopened: {e}",
-                    self.path.display()
-                )),
+                Err(e) => {
+                    if !self.reopen_failing {
+                        report(format_args!(
+                            "{} was removed or replaced and cannot be reopened: {e}; retrying",
+                            self.path.display()
+                        ));
+                    }
+                    self.reopen_failing = true;
+                }
             }
         }
     }
@@ -305,6 +324,26 @@ fn create_dir(dir: &Path) -> io::Result<()> {
         )),
         Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir_all(dir),
         Err(e) => Err(e),
+    }
+}
+
+fn probe_dir(dir: &Path) -> io::Result<()> {
+    let probe = dir.join(format!(".logwarden-probe-{}", std::process::id()));
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    match options.open(&probe) {
+        Ok(_) => fs::remove_file(&probe),
+        // Left by a crashed run with our pid: still proves we can create files here.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => fs::remove_file(&probe),
+        Err(e) => Err(io::Error::new(
+            e.kind(),
+            format!("cannot create files in it ({e})"),
+        )),
     }
 }
 

@@ -308,7 +308,9 @@ where
             skip_log_fields: false,
         });
         if !rendered.is_empty() {
-            span.extensions_mut().insert(rendered);
+            // `replace`, not `insert`: a second JsonLayer in the same stack renders the same
+            // fields, and `insert` would panic on the duplicate.
+            span.extensions_mut().replace(rendered);
         }
     }
 
@@ -326,7 +328,9 @@ where
         let mut ext = span.extensions_mut();
         match ext.get_mut::<Rendered>() {
             Some(existing) => existing.merge(update),
-            None => ext.insert(update),
+            None => {
+                ext.replace(update);
+            }
         }
     }
 

@@ -86,6 +86,8 @@ struct State {
     dropped_unreported: u64,
     writer_idle: bool,
     shutdown: bool,
+    /// The guard's deadline, for background work the sink finishes at shutdown (compression).
+    deadline: Option<Instant>,
     exited: bool,
 }
 
@@ -98,7 +100,7 @@ impl Shared {
         }
         let mut st = self.state.lock();
         loop {
-            if st.shutdown {
+            if st.shutdown || st.exited {
                 drop(st);
                 Counters::add(&self.counters.lines_dropped, 1);
                 return;
@@ -173,6 +175,7 @@ impl WorkerHandle {
         let flushed = self.shared.flush_until(deadline);
         let mut st = self.shared.state.lock();
         st.shutdown = true;
+        st.deadline = Some(deadline);
         self.shared.wake.notify_one();
         self.shared.room.notify_all();
         while !st.exited {
@@ -187,14 +190,23 @@ impl WorkerHandle {
         }
         let exited = st.exited;
         drop(st);
-        if exited {
-            if let Some(t) = self.thread.take() {
+        // If the sink is stuck in a write (a hung NFS mount), the thread is left behind rather
+        // than hang the host's shutdown.
+        if let Some(t) = self.thread.take() {
+            if exited {
                 let _ = t.join();
             }
         }
-        // else: the sink is stuck in a write (a hung NFS mount); leave the thread behind rather
-        // than hang the host's shutdown.
         flushed
+    }
+}
+
+impl Drop for WorkerHandle {
+    /// A handle dropped without `shutdown` (a failed `init()` half-way) still stops its thread.
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.shutdown(Instant::now() + Duration::from_secs(1));
+        }
     }
 }
 
@@ -251,9 +263,23 @@ struct Worker {
     last_housekeeping: Instant,
 }
 
+/// Marks the worker as gone when its thread ends, normally or by a panic in a sink, so that no
+/// caller waits for room that will never come.
+struct ExitGuard(Arc<Shared>);
+
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        let mut st = self.0.state.lock();
+        st.exited = true;
+        self.0.progress.notify_all();
+        self.0.room.notify_all();
+    }
+}
+
 impl Worker {
     fn run(mut self) {
         ON_WRITER_THREAD.set(true);
+        let _exit = ExitGuard(Arc::clone(&self.shared));
         let mut batch = Vec::new();
         loop {
             let (target, dropped, shutdown) = {
@@ -306,10 +332,9 @@ impl Worker {
                 break;
             }
         }
-        self.sink.finish(Instant::now() + Duration::from_secs(5));
-        let mut st = self.shared.state.lock();
-        st.exited = true;
-        self.shared.progress.notify_all();
+        let deadline = self.shared.state.lock().deadline;
+        self.sink
+            .finish(deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(5)));
     }
 
     fn housekeeping(&mut self, force: bool) {

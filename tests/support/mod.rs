@@ -160,3 +160,4 @@ pub fn one<'a>(records: &'a [Value], message: &str) -> &'a Value {
     );
     found[0]
 }
+pub mod http;
