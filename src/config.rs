@@ -417,7 +417,8 @@ impl Builder {
                 (k == "RUST_LOG"
                     || k.starts_with("LOGWARDEN_")
                     || k == "OTEL_SERVICE_NAME"
-                    || k == "APP_ENV")
+                    || k == "APP_ENV"
+                    || k == "SLACK_WEBHOOK_URL")
                     .then(|| (k.to_owned(), v.as_ref().to_owned()))
             })
             .collect();
