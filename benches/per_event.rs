@@ -8,6 +8,8 @@
 //! * group `file`: full lossless stacks writing to a real file in a temp dir: logwarden's
 //!   `builder().build()` against tracing-subscriber's JSON formatter over a lossless
 //!   `tracing_appender::non_blocking` writer on `rolling::never`.
+//! * group `alert`: logwarden's whole stack into `io::sink` with the alert layer off and on, for
+//!   INFO and for ERROR events: what the threshold layer costs.
 //!
 //! After criterion, prints the medians and the ratios read back from criterion's
 //! `estimates.json`, and checks that the logwarden file contender wrote valid JSON lines.
@@ -42,6 +44,11 @@ const TS_JSON: &str = "ts-json";
 const BUNYAN: &str = "bunyan";
 const LOGWARDEN_FILE: &str = "logwarden-file";
 const USUAL_FILE: &str = "usual-stack-file";
+const ALERT_GROUP: &str = "alert";
+const INFO_OFF: &str = "info-alerts-off";
+const INFO_ON: &str = "info-alerts-on";
+const ERROR_OFF: &str = "error-alerts-off";
+const ERROR_ON: &str = "error-alerts-on";
 
 /// The measured event, identical for every contender.
 #[inline(always)]
@@ -103,12 +110,31 @@ where
     })
 }
 
+/// The same event at ERROR level, for the alert layer's cost.
+#[inline(always)]
+fn emit_error() {
+    tracing::error!(items = 3_u64, total = 59.9_f64, "order placed");
+}
+
 /// Benchmarks `emit()` under `subscriber`; adds the number of events emitted to `events`.
 fn bench_contender<S>(
     group: &mut BenchmarkGroup<'_, WallTime>,
     id: &str,
     subscriber: S,
     events: &Cell<u64>,
+) where
+    S: Subscriber + Send + Sync + 'static,
+{
+    bench_event(group, id, subscriber, events, emit);
+}
+
+/// Benchmarks `event()` under `subscriber`; adds the number of events emitted to `events`.
+fn bench_event<S>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: &str,
+    subscriber: S,
+    events: &Cell<u64>,
+    event: fn(),
 ) where
     S: Subscriber + Send + Sync + 'static,
 {
@@ -119,7 +145,7 @@ fn bench_contender<S>(
             b.iter_custom(|iters| {
                 let start = Instant::now();
                 for _ in 0..iters {
-                    emit();
+                    event();
                 }
                 let elapsed = start.elapsed();
                 events.set(events.get() + iters);
@@ -135,6 +161,37 @@ fn bench_sink(c: &mut Criterion) {
     bench_contender(&mut group, LOGWARDEN, logwarden_stack(io::sink), &unused);
     bench_contender(&mut group, TS_JSON, ts_json_stack(io::sink), &unused);
     bench_contender(&mut group, BUNYAN, bunyan_stack(io::sink), &unused);
+    group.finish();
+}
+
+/// The alert layer's cost: logwarden's whole stack (JSON layer, writer thread into `io::sink`)
+/// with alerting off and on, for INFO events and for ERROR events. With alerting on, the ERROR
+/// run opens one incident early on (printed once on stderr: no webhook) and then only counts.
+fn bench_alert(c: &mut Criterion) {
+    let unused = Cell::new(0);
+    let mut group = c.benchmark_group(ALERT_GROUP);
+    for (id, alerts, event) in [
+        (INFO_OFF, false, emit as fn()),
+        (INFO_ON, true, emit),
+        (ERROR_OFF, false, emit_error),
+        (ERROR_ON, true, emit_error),
+    ] {
+        let (layer, guard) = logwarden::builder()
+            .service("orders")
+            .writer(io::sink())
+            .alerts(alerts)
+            .capture_log(false)
+            .build::<_>()
+            .expect("logwarden builder");
+        bench_event(
+            &mut group,
+            id,
+            tracing_subscriber::registry().with(layer),
+            &unused,
+            event,
+        );
+        drop(guard);
+    }
     group.finish();
 }
 
@@ -301,6 +358,10 @@ fn print_ratios(since: SystemTime) {
         (SINK_GROUP, BUNYAN, get(SINK_GROUP, BUNYAN)),
         (FILE_GROUP, LOGWARDEN_FILE, get(FILE_GROUP, LOGWARDEN_FILE)),
         (FILE_GROUP, USUAL_FILE, get(FILE_GROUP, USUAL_FILE)),
+        (ALERT_GROUP, INFO_OFF, get(ALERT_GROUP, INFO_OFF)),
+        (ALERT_GROUP, INFO_ON, get(ALERT_GROUP, INFO_ON)),
+        (ALERT_GROUP, ERROR_OFF, get(ALERT_GROUP, ERROR_OFF)),
+        (ALERT_GROUP, ERROR_ON, get(ALERT_GROUP, ERROR_ON)),
     ];
     if medians.iter().all(|m| m.2.is_none()) {
         println!("No fresh criterion estimates (smoke/list mode or filtered): no ratio table.");
@@ -330,6 +391,17 @@ fn print_ratios(since: SystemTime) {
         "  {:<38} {:>8}",
         "logwarden-file / usual-stack-file",
         ratio(medians[3].2, medians[4].2)
+    );
+    println!("\nAlert layer (alerts on ÷ alerts off, same stack; 1.00 = free):");
+    println!(
+        "  {:<38} {:>8}",
+        "INFO events",
+        ratio(medians[6].2, medians[5].2)
+    );
+    println!(
+        "  {:<38} {:>8}",
+        "ERROR events",
+        ratio(medians[8].2, medians[7].2)
     );
 }
 
@@ -489,6 +561,7 @@ fn main() {
     preview();
     bench_sink(&mut c);
     let file_run = bench_file(&mut c);
+    bench_alert(&mut c);
     c.final_summary();
 
     print_ratios(started);
