@@ -30,6 +30,13 @@
 //! `"inf"`, `"-inf"`. Control characters, quotes, backslashes and U+2028/U+2029 are escaped, so
 //! one event is always exactly one line.
 //!
+//! # Alerts
+//! An [`AlertLayer`] counts ERROR events in a sliding window (5 within 60 s by default) and, when
+//! the threshold is crossed, posts an [`Alert`] to a Slack webhook (`SLACK_WEBHOOK_URL`, or
+//! [`Builder::slack_webhook`]) from a background thread, then a resolved notice with the
+//! incident's duration. [`Guard::incidents`] reports the incident history and MTTR. Without a
+//! webhook, alerts go to stderr and to the log file.
+//!
 //! # Composing with your own stack
 //! [`Builder::build`] returns the layer (with its own filter) and the [`Guard`] without
 //! installing anything; [`JsonLayer`] alone formats records for any writer.
