@@ -131,6 +131,14 @@ where
         if INSIDE.replace(true) {
             return;
         }
+        // Reset on every way out, a panicking `Debug` impl of the host's included.
+        struct Leave;
+        impl Drop for Leave {
+            fn drop(&mut self) {
+                INSIDE.set(false);
+            }
+        }
+        let _leave = Leave;
         let key = group_key(meta);
         let now = self.clock.now_micros();
         let alerts = self.engine.lock().observe(now, key, || {
@@ -162,6 +170,5 @@ where
                 }
             }
         }
-        INSIDE.set(false);
     }
 }
