@@ -77,6 +77,8 @@ pub(crate) struct Engine {
     ring_samples: HashMap<u64, (usize, Sample)>,
     incident: Option<Incident>,
     history: History,
+    /// The latest time observed.
+    latest: i64,
 }
 
 fn micros(d: Duration) -> i64 {
@@ -93,6 +95,7 @@ impl Engine {
             ring_samples: HashMap::with_capacity(threshold.min(64)),
             incident: None,
             history: History::default(),
+            latest: i64::MIN,
             settings: Settings {
                 threshold,
                 ..settings
@@ -120,6 +123,10 @@ impl Engine {
         key: u64,
         sample: impl FnOnce() -> Sample,
     ) -> Vec<Alert> {
+        // Wall clocks step backwards (NTP, a VM resumed): time here never does, so a step back
+        // cannot squeeze old errors into one window and open a false incident.
+        let at = at.max(self.latest);
+        self.latest = at;
         let mut out = Vec::new();
         out.extend(self.tick(at));
 
@@ -185,6 +192,7 @@ impl Engine {
     /// Checks whether the open incident has ended by `now`; if so, closes it and returns the
     /// resolved alert. Called before each error and periodically by the delivery thread.
     pub(crate) fn tick(&mut self, now: i64) -> Option<Alert> {
+        let now = now.max(self.latest);
         self.incident.as_ref()?;
         let &(oldest, _) = self.ring.front()?;
         let ends_at = oldest.saturating_add(self.window);
@@ -439,6 +447,17 @@ mod tests {
         let described: u64 = r.top_errors.iter().map(|g| g.count).sum();
         assert_eq!(described + r.other_errors, r.errors_total);
         assert!(e.ring_samples.len() <= 3);
+    }
+
+    #[test]
+    fn a_wall_clock_stepping_back_does_not_open_a_false_incident() {
+        let mut e = engine(5, 60, 300);
+        for t in [0, 1200, 2400, 3600] {
+            assert!(e.observe(t * S, 1, || sample("x")).is_empty());
+        }
+        // The clock jumps back an hour: the fifth error is still an hour after the first.
+        assert!(e.observe(0, 1, || sample("x")).is_empty());
+        assert!(!e.is_open());
     }
 
     #[test]

@@ -125,7 +125,8 @@ where
         let normalized = event.normalized_metadata();
         let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         // The crate's own records never count, nor does anything raised on its own threads.
-        if meta.target().starts_with("logwarden") || on_quiet_thread() {
+        let target = meta.target();
+        if target == "logwarden" || target.starts_with("logwarden::") || on_quiet_thread() {
             return;
         }
         if INSIDE.replace(true) {

@@ -52,6 +52,13 @@ impl Webhook {
         let authority = &rest[..authority_end];
         // Credentials in the URL are secrets too; they are never shown.
         let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        // Only a well-formed host may be shown: `https://host\\path\\token` has no `/`, and
+        // everything before the first `/` would otherwise pass for the host.
+        let host_chars =
+            |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '[' | ']');
+        if host_port.is_empty() || !host_port.chars().all(host_chars) {
+            return refuse(format!("{scheme}://<hidden>"), "has an invalid host");
+        }
         let origin = format!("{scheme}://{host_port}");
         let shown = format!("{origin}/…");
         if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -68,7 +75,8 @@ impl Webhook {
             },
             None => match host_port.rsplit_once(':') {
                 Some((h, port)) if valid_port(port) => h,
-                Some(_) => return refuse(shown, "has an invalid port"),
+                // Not shown: a malformed "port" may be part of the secret.
+                Some((h, _)) => return refuse(format!("{scheme}://{h}"), "has an invalid port"),
                 None => host_port,
             },
         };
@@ -177,6 +185,10 @@ mod tests {
             format!("https://hooks.slack.com:99999/services/{SECRET}"),
             format!("https://hooks.slack.com/services/{SECRET}\nX"),
             format!("https://user:{SECRET}@hooks.slack.com/x"),
+            format!("https://hooks.slack.com\\services\\T0000\\{SECRET}"),
+            format!("https://hooks.slack.com%2Fservices%2F{SECRET}"),
+            format!("https://hooks.slack.com;{SECRET}/x"),
+            format!("https://hooks.slack.com:{SECRET}/x"),
         ] {
             match Webhook::parse(&bad, false) {
                 Ok(w) if bad.contains('@') => {

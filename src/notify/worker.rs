@@ -309,7 +309,8 @@ impl Worker {
             format!("HTTP {status} {text}")
         };
         match status {
-            429 => Attempt::Retry(error, retry_after.or(Some(self.options.backoff))),
+            // Without `Retry-After`, the usual backoff applies.
+            429 => Attempt::Retry(error, retry_after),
             500..=599 => Attempt::Retry(error, None),
             _ => Attempt::Permanent(error),
         }
