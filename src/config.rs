@@ -24,7 +24,10 @@ use crate::file::{FileOptions, OpenError, RollingFile, Rotation};
 use crate::guard::Guard;
 use crate::notify::{self, DeliveryOptions, JsonNotifier, Notifier, SlackNotifier, Webhook};
 use crate::parse;
-use crate::record::JsonLayer;
+use crate::record::{
+    JsonLayer, DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_LINE_BYTES, MIN_FIELD_BYTES, MIN_LINE_BYTES,
+};
+use crate::redact::{Redaction, ValuePatterns};
 use crate::stdout::{pretty_layer, StdoutMode};
 use crate::writer::{self, IoSink, NonBlocking, Overflow, Sink};
 
@@ -106,6 +109,11 @@ pub fn builder() -> Builder {
 /// | sliding window | [`alert_window`](Builder::alert_window) | `LOGWARDEN_ALERT_WINDOW` | 60 s |
 /// | reminder cooldown | [`alert_cooldown`](Builder::alert_cooldown) | `LOGWARDEN_ALERT_COOLDOWN` | 5 min |
 /// | mention in alerts | [`mention`](Builder::mention) | `LOGWARDEN_ALERT_MENTION` | none |
+/// | redacted keys | [`redaction`](Builder::redaction) | `LOGWARDEN_REDACT_KEYS` (added to the defaults) | [`Redaction::DEFAULT_KEYS`] |
+/// | redacted value shapes | [`redaction`](Builder::redaction) | `LOGWARDEN_REDACT_VALUES` (`email,card,bearer,jwt,aws_key`, `all`, `none`) | none |
+/// | cap per value | [`max_field_bytes`](Builder::max_field_bytes) | `LOGWARDEN_MAX_FIELD_BYTES` | 32 KiB |
+/// | cap per line | [`max_line_bytes`](Builder::max_line_bytes) | `LOGWARDEN_MAX_LINE_BYTES` | 96 KiB |
+/// | panic hook | [`panic_hook`](Builder::panic_hook) | `LOGWARDEN_PANIC_HOOK` | on with `init()`, off with `build()` |
 #[must_use = "a builder does nothing until `.init()` or `.build()`"]
 pub struct Builder {
     filter: Val<String>,
@@ -134,6 +142,10 @@ pub struct Builder {
     alert_cooldown: Duration,
     mention: Option<String>,
     delivery: DeliveryOptions,
+    redaction: Redaction,
+    max_field_bytes: Val<usize>,
+    max_line_bytes: Val<usize>,
+    panic_hook: Option<bool>,
     /// The first environment variable that failed to parse; returned by `init()`/`build()`.
     env_error: Option<Error>,
 }
@@ -167,6 +179,10 @@ impl Default for Builder {
             alert_cooldown: DEFAULT_ALERT_COOLDOWN,
             mention: None,
             delivery: DeliveryOptions::default(),
+            redaction: Redaction::default(),
+            max_field_bytes: Val::new(DEFAULT_MAX_FIELD_BYTES, "LOGWARDEN_MAX_FIELD_BYTES"),
+            max_line_bytes: Val::new(DEFAULT_MAX_LINE_BYTES, "LOGWARDEN_MAX_LINE_BYTES"),
+            panic_hook: None,
             env_error: None,
         }
     }
@@ -207,6 +223,10 @@ impl fmt::Debug for Builder {
             .field("alert_window", &self.alert_window.value)
             .field("alert_cooldown", &self.alert_cooldown)
             .field("mention", &self.mention)
+            .field("redaction", &self.redaction)
+            .field("max_field_bytes", &self.max_field_bytes.value)
+            .field("max_line_bytes", &self.max_line_bytes.value)
+            .field("panic_hook", &self.panic_hook)
             .finish_non_exhaustive()
     }
 }
@@ -391,6 +411,40 @@ impl Builder {
     pub fn alert_retries(mut self, attempts: u32, first_delay: Duration) -> Self {
         self.delivery.max_attempts = attempts.max(1);
         self.delivery.backoff = first_delay;
+        self
+    }
+
+    /// Which field names and value shapes are written as `[REDACTED]`, in the file, on stdout
+    /// and in alerts. `LOGWARDEN_REDACT_KEYS` adds keys to this; `LOGWARDEN_REDACT_VALUES` sets
+    /// the value patterns.
+    pub fn redaction(mut self, redaction: Redaction) -> Self {
+        self.redaction = redaction;
+        self
+    }
+
+    /// Caps each value's JSON text, and the message, at `bytes` (default 32 KiB): a longer value
+    /// is cut on a character boundary and ends with `…[truncated N bytes]`. At least 64 and at
+    /// most half of [`max_line_bytes`](Builder::max_line_bytes).
+    pub fn max_field_bytes(mut self, bytes: usize) -> Self {
+        self.max_field_bytes = Val::new(bytes, "max_field_bytes");
+        self
+    }
+
+    /// Caps each line at `bytes` (default 96 KiB, at least 1 KiB): fields that would not fit are
+    /// left out and counted in a `logwarden.dropped_fields` key. The default stays under the line
+    /// limits of the usual shippers (Vector 100 KiB, Loki and Cloud Logging 256 KB).
+    pub fn max_line_bytes(mut self, bytes: usize) -> Self {
+        self.max_line_bytes = Val::new(bytes, "max_line_bytes");
+        self
+    }
+
+    /// Writes a panic as an ERROR record (message, location, thread, backtrace when
+    /// `RUST_BACKTRACE` asks for one, span fields), counts it toward the alert threshold, flushes
+    /// the file, then runs the panic hook that was installed before. On by default with
+    /// [`init`](Builder::init); off by default with [`build`](Builder::build), where the
+    /// application owns the process-wide state.
+    pub fn panic_hook(mut self, on: bool) -> Self {
+        self.panic_hook = Some(on);
         self
     }
 
@@ -596,6 +650,40 @@ impl Builder {
         if let Some(v) = get("LOGWARDEN_ALERT_MENTION")? {
             self.mention = Some(v);
         }
+        if let Some(v) = get("LOGWARDEN_REDACT_KEYS")? {
+            let redaction = std::mem::replace(&mut self.redaction, Redaction::none());
+            self.redaction = redaction.keys(v.split(','));
+        }
+        if let Some(v) = parsed(
+            "LOGWARDEN_REDACT_VALUES",
+            get("LOGWARDEN_REDACT_VALUES")?,
+            ValuePatterns::parse,
+            "expected a comma-separated list of email, card, bearer, jwt, aws_key (or all, none)",
+        )? {
+            let redaction = std::mem::replace(&mut self.redaction, Redaction::none());
+            self.redaction = redaction.values(v);
+        }
+        for (name, slot) in [
+            ("LOGWARDEN_MAX_FIELD_BYTES", &mut self.max_field_bytes),
+            ("LOGWARDEN_MAX_LINE_BYTES", &mut self.max_line_bytes),
+        ] {
+            if let Some(v) = parsed(
+                name,
+                get(name)?,
+                |s| parse::byte_size(s).and_then(|n| usize::try_from(n).ok()),
+                "expected a byte count such as 32768 or 32KiB",
+            )? {
+                *slot = Val::new(v, name);
+            }
+        }
+        if let Some(v) = parsed(
+            "LOGWARDEN_PANIC_HOOK",
+            get("LOGWARDEN_PANIC_HOOK")?,
+            parse::boolean,
+            "expected on or off",
+        )? {
+            self.panic_hook = Some(v);
+        }
         Ok(())
     }
 
@@ -670,6 +758,24 @@ impl Builder {
                 "expected permission bits such as 0o640",
             ));
         }
+        let (field, line) = (&self.max_field_bytes, &self.max_line_bytes);
+        if line.value < MIN_LINE_BYTES {
+            return Err(Error::invalid(
+                line.from,
+                &line.value.to_string(),
+                format!("must be at least {MIN_LINE_BYTES} bytes"),
+            ));
+        }
+        if field.value < MIN_FIELD_BYTES || field.value > line.value / 2 {
+            return Err(Error::invalid(
+                field.from,
+                &field.value.to_string(),
+                format!(
+                    "must be between {MIN_FIELD_BYTES} bytes and half the line cap ({} bytes)",
+                    line.value / 2
+                ),
+            ));
+        }
         if self.compress.value && !cfg!(feature = "gzip") {
             return Err(Error::invalid(
                 self.compress.from,
@@ -694,7 +800,10 @@ impl Builder {
         let layer = JsonLayer::new(())
             .service(service.clone())
             .env(env.clone())
-            .clock(clock.clone());
+            .clock(clock.clone())
+            .redaction(self.redaction)
+            .max_line_bytes(self.max_line_bytes.value)
+            .max_field_bytes(self.max_field_bytes.value);
         let notice = layer.notice();
 
         let (sink, path): (Box<dyn Sink>, Option<PathBuf>) = match self.writer {
@@ -793,7 +902,13 @@ impl Builder {
                     e,
                 )
             })?;
-            let layer = AlertLayer::new(engine, queue, clock, Arc::clone(&delivery.counters));
+            let layer = AlertLayer::new(
+                engine,
+                queue,
+                clock,
+                Arc::clone(&delivery.counters),
+                layer.policy(),
+            );
             // The same directives once more: `EnvFilter` is not `Clone`, and it parsed above.
             let spans = EnvFilter::builder()
                 .parse(&self.filter.value)
@@ -930,9 +1045,10 @@ impl Assembled {
     where
         S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
     {
+        let policy = self.json.policy();
         let outputs = self
             .json
-            .and_then(self.pretty.map(pretty_layer))
+            .and_then(self.pretty.map(|w| pretty_layer(w, policy)))
             .with_filter(self.filter);
         let mut layers: Vec<Box<dyn Layer<S> + Send + Sync>> = vec![Box::new(outputs)];
         if let Some((alert, filter)) = self.alert {

@@ -37,6 +37,13 @@
 //! incident's duration. [`Guard::incidents`] reports the incident history and MTTR. Without a
 //! webhook, alerts go to stderr and to the log file.
 //!
+//! # Privacy and limits
+//! Fields whose name contains a sensitive word (`password`, `token`, `authorization`, … see
+//! [`Redaction`]) are written as `"[REDACTED]"` in the file, on stdout and in alerts alike;
+//! secret-shaped values (e-mail addresses, card numbers, bearer tokens, JWTs, AWS keys) can be
+//! masked inside any text ([`ValuePatterns`]). Each value is capped (32 KiB by default) and each
+//! line too (96 KiB), with a visible marker, so one huge field cannot make a huge line.
+//!
 //! # Composing with your own stack
 //! [`Builder::build`] returns the layer (with its own filter) and the [`Guard`] without
 //! installing anything; [`JsonLayer`] alone formats records for any writer.
@@ -60,7 +67,9 @@ mod host;
 mod notify;
 mod parse;
 mod record;
+mod redact;
 mod stdout;
+mod text;
 mod timestamp;
 mod writer;
 
@@ -73,6 +82,7 @@ pub use file::Rotation;
 pub use guard::{Guard, Incidents};
 pub use notify::{JsonNotifier, Notifier, SlackNotifier, Webhook};
 pub use record::JsonLayer;
+pub use redact::{Redaction, ValuePatterns};
 pub use stdout::StdoutMode;
 pub use writer::Overflow;
 

@@ -1,12 +1,20 @@
 //! The optional copy of every record on stdout, for containers and local development.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io::IsTerminal;
+use std::sync::Arc;
 
+use tracing_core::field::{Field, Visit};
 use tracing_core::Subscriber;
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::FormatFields;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
+use crate::record::Policy;
+use crate::redact::{redact_text, REDACTED};
+use crate::text::CappedString;
 use crate::writer::NonBlocking;
 
 /// Whether records are also written to stdout, and how.
@@ -65,13 +73,73 @@ impl fmt::Debug for StdoutMode {
     }
 }
 
-/// The human-readable layer: tracing-subscriber's compact format, written off-thread.
-pub(crate) fn pretty_layer<S>(writer: NonBlocking) -> impl Layer<S> + Send + Sync
+/// The human-readable layer: tracing-subscriber's compact format, written off-thread, with our
+/// own field formatting so that redaction and the size caps apply here exactly as in the file.
+pub(crate) fn pretty_layer<S>(
+    writer: NonBlocking,
+    policy: Arc<Policy>,
+) -> impl Layer<S> + Send + Sync
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     tracing_subscriber::fmt::layer()
         .compact()
         .with_ansi(std::io::stdout().is_terminal())
+        .fmt_fields(PrettyFields(policy))
         .with_writer(writer)
+}
+
+/// Formats fields as `message name=value …`.
+struct PrettyFields(Arc<Policy>);
+
+impl<'w> FormatFields<'w> for PrettyFields {
+    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'w>, fields: R) -> fmt::Result {
+        let mut visitor = PrettyVisitor {
+            policy: &self.0,
+            out: String::new(),
+        };
+        fields.record(&mut visitor);
+        writer.write_str(&visitor.out)
+    }
+}
+
+struct PrettyVisitor<'a> {
+    policy: &'a Policy,
+    out: String,
+}
+
+impl PrettyVisitor<'_> {
+    fn push(&mut self, field: &Field, value: fmt::Arguments<'_>, quote: bool) {
+        if !self.out.is_empty() {
+            self.out.push(' ');
+        }
+        let name = field.name();
+        if name != "message" {
+            let _ = write!(self.out, "{name}=");
+            if self.policy.redaction.redacts_key(name) {
+                self.out.push_str(REDACTED);
+                return;
+            }
+        }
+        let text = CappedString::format(self.policy.max_field, value);
+        let mut text_out = redact_text(text.text, self.policy.redaction.value_patterns());
+        if text.dropped > 0 {
+            let _ = write!(text_out, "…[truncated {} bytes]", text.dropped);
+        }
+        if quote && name != "message" {
+            let _ = write!(self.out, "{text_out:?}");
+        } else {
+            self.out.push_str(&text_out);
+        }
+    }
+}
+
+impl Visit for PrettyVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.push(field, format_args!("{value}"), true);
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.push(field, format_args!("{value:?}"), false);
+    }
 }

@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{assert_no_duplicate_keys, capture, keys, one};
+use support::{assert_no_duplicate_keys, capture, capture_with, keys, one};
 
 const FIXED: [&str; 8] = [
     "timestamp",
@@ -502,12 +502,13 @@ fn odd_characters_round_trip_and_stay_on_one_line() {
 }
 
 #[test]
-fn a_one_megabyte_field_is_written_whole() {
+fn a_one_megabyte_field_is_written_whole_when_the_caps_allow_it() {
     // Larger than the default 1 MiB writer buffer, with characters that need escaping.
     let mut big = "x".repeat(1 << 20);
     big.push_str("\"\n\\🎉");
     big.insert_str(500_000, "\u{2028}\u{0}");
-    let (lines, records) = capture(|| {
+    let caps = |b: logwarden::Builder| b.max_line_bytes(4 << 20).max_field_bytes(2 << 20);
+    let (lines, records) = capture_with(caps, || {
         tracing::info!("before");
         tracing::info!(blob = big.as_str(), "big");
         tracing::info!("after");

@@ -19,6 +19,9 @@ use super::engine::{Engine, Sample};
 use crate::clock::Clock;
 use crate::diag::{on_quiet_thread, report};
 use crate::notify::{AlertCounters, Job};
+use crate::record::Policy;
+use crate::redact::redact_text;
+use crate::text::{floor_boundary, CappedString};
 
 /// How much of an error message an alert keeps.
 const MESSAGE_MAX: usize = 500;
@@ -39,6 +42,8 @@ pub struct AlertLayer {
     queue: SyncSender<Job>,
     clock: Clock,
     counters: Arc<AlertCounters>,
+    /// The records' redaction rules: an alert never shows what the file would not.
+    policy: Arc<Policy>,
 }
 
 impl fmt::Debug for AlertLayer {
@@ -53,12 +58,14 @@ impl AlertLayer {
         queue: SyncSender<Job>,
         clock: Clock,
         counters: Arc<AlertCounters>,
+        policy: Arc<Policy>,
     ) -> Self {
         AlertLayer {
             engine,
             queue,
             clock,
             counters,
+            policy,
         }
     }
 }
@@ -73,41 +80,45 @@ fn group_key(meta: &Metadata<'_>) -> u64 {
     h.finish()
 }
 
-/// Collects the message and a `trace_id` field of an event.
-#[derive(Default)]
-struct SampleVisitor {
+/// Collects the message and a `trace_id` field of an event (unless `trace_id` is a redacted key).
+struct SampleVisitor<'a> {
     message: String,
     trace_id: Option<String>,
+    policy: &'a Policy,
 }
 
-impl Visit for SampleVisitor {
+impl SampleVisitor<'_> {
+    fn wants_trace_id(&self, field: &Field) -> bool {
+        field.name() == "trace_id" && !self.policy.redaction.redacts_key("trace_id")
+    }
+}
+
+impl Visit for SampleVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        match field.name() {
-            "message" => self.message.push_str(value),
-            "trace_id" => self.trace_id = Some(value.to_owned()),
-            _ => {}
+        if field.name() == "message" {
+            self.message
+                .push_str(&value[..floor_boundary(value, MESSAGE_MAX * 2)]);
+        } else if self.wants_trace_id(field) {
+            self.trace_id = Some(cut(
+                value[..floor_boundary(value, MESSAGE_MAX + 1)].to_owned(),
+                MESSAGE_MAX,
+            ));
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        match field.name() {
-            "message" => {
-                use fmt::Write as _;
-                let _ = write!(self.message, "{value:?}");
-            }
-            "trace_id" => self.trace_id = Some(format!("{value:?}")),
-            _ => {}
+        if field.name() == "message" {
+            self.message = CappedString::format(MESSAGE_MAX * 2, format_args!("{value:?}")).text;
+        } else if self.wants_trace_id(field) {
+            let id = CappedString::format(MESSAGE_MAX + 1, format_args!("{value:?}")).text;
+            self.trace_id = Some(cut(id, MESSAGE_MAX));
         }
     }
 }
 
 fn cut(mut s: String, max: usize) -> String {
     if s.len() > max {
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
+        s.truncate(floor_boundary(&s, max));
         s.push('…');
     }
     s
@@ -143,17 +154,28 @@ where
         let key = group_key(meta);
         let now = self.clock.now_micros();
         let alerts = self.engine.lock().observe(now, key, || {
-            let mut visitor = SampleVisitor::default();
+            let mut visitor = SampleVisitor {
+                message: String::new(),
+                trace_id: None,
+                policy: &self.policy,
+            };
             event.record(&mut visitor);
+            // Value patterns run before the cut, on a little more than is kept, so a secret at
+            // the edge is masked whole rather than cut into an unrecognisable prefix.
+            let patterns = self.policy.redaction.value_patterns();
+            let message = redact_text(visitor.message, patterns);
             let (span_trace_id, context) = crate::record::span_context(event, &ctx);
             Sample {
-                message: cut(visitor.message, MESSAGE_MAX),
+                message: cut(message, MESSAGE_MAX),
                 target: meta.target().to_owned(),
                 location: meta.file().map(|f| match meta.line() {
                     Some(line) => format!("{f}:{line}"),
                     None => f.to_owned(),
                 }),
-                trace_id: visitor.trace_id.or(span_trace_id),
+                trace_id: visitor
+                    .trace_id
+                    .map(|t| redact_text(t, patterns))
+                    .or(span_trace_id),
                 context: context.map(|c| cut(c, MESSAGE_MAX)),
             }
         });

@@ -89,14 +89,84 @@ pub(crate) fn quoted_into(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// How many bytes `c` takes once escaped by [`escape_into`].
+#[inline]
+fn escaped_len(c: char) -> usize {
+    match c {
+        '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+        '\u{0}'..='\u{1f}' | '\u{7f}' | '\u{2028}' | '\u{2029}' => 6,
+        c => c.len_utf8(),
+    }
+}
+
+/// [`escape_into`] writing at most `cap` bytes: the longest prefix of `s` (whole characters,
+/// whole escapes) that fits. Returns how many bytes of `s` were left out.
+///
+/// Only the part that fits is ever looked at twice, so a 50 MB value costs what `cap` costs.
+#[inline]
+pub(crate) fn escape_capped(out: &mut Vec<u8>, s: &str, cap: usize) -> usize {
+    let base = out.len();
+    if s.len() <= cap {
+        escape_into(out, s);
+        if out.len() - base <= cap {
+            return 0;
+        }
+        out.truncate(base);
+    }
+    let mut used = 0;
+    let mut fits = 0;
+    for (at, c) in s.char_indices() {
+        used += escaped_len(c);
+        if used > cap {
+            break;
+        }
+        fits = at + c.len_utf8();
+    }
+    escape_into(out, &s[..fits]);
+    s.len() - fits
+}
+
+/// The visible end of a cut value: `…[truncated 1234 bytes]` (counted in the original text).
+pub(crate) fn push_cut_marker(out: &mut Vec<u8>, dropped: usize) {
+    out.extend_from_slice("…[truncated ".as_bytes());
+    out.extend_from_slice(itoa::Buffer::new().format(dropped).as_bytes());
+    out.extend_from_slice(b" bytes]");
+}
+
 /// A `fmt::Write` that escapes as it goes, for `Debug` values and formatted messages: formatting
-/// lands directly in the line buffer, never in a temporary `String`.
-pub(crate) struct Escaper<'a>(pub(crate) &'a mut Vec<u8>);
+/// lands directly in the line buffer, never in a temporary `String`. Past `room` bytes it only
+/// counts, so memory stays bounded however much a `Debug` impl writes.
+pub(crate) struct Escaper<'a> {
+    out: &'a mut Vec<u8>,
+    room: usize,
+    dropped: usize,
+}
+
+impl<'a> Escaper<'a> {
+    pub(crate) fn new(out: &'a mut Vec<u8>, room: usize) -> Self {
+        Escaper {
+            out,
+            room,
+            dropped: 0,
+        }
+    }
+
+    /// Bytes of formatted text left out.
+    pub(crate) fn dropped(&self) -> usize {
+        self.dropped
+    }
+}
 
 impl fmt::Write for Escaper<'_> {
     #[inline]
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        escape_into(self.0, s);
+        if self.dropped > 0 {
+            self.dropped += s.len();
+            return Ok(());
+        }
+        let before = self.out.len();
+        self.dropped = escape_capped(self.out, s, self.room);
+        self.room -= self.out.len() - before;
         Ok(())
     }
 }
@@ -131,6 +201,33 @@ mod tests {
             let back: String = serde_json::from_str(&json).unwrap();
             assert_eq!(back, s);
         }
+    }
+
+    #[test]
+    fn capped_escaping_cuts_on_whole_characters_and_escapes() {
+        let cut = |s: &str, cap: usize| {
+            let mut v = Vec::new();
+            let dropped = escape_capped(&mut v, s, cap);
+            (String::from_utf8(v).unwrap(), dropped)
+        };
+        assert_eq!(cut("hello", 5), ("hello".to_owned(), 0));
+        assert_eq!(cut("hello", 3), ("hel".to_owned(), 2));
+        assert_eq!(cut("a\nb", 2), ("a".to_owned(), 2));
+        assert_eq!(cut("ab\u{1}", 7), ("ab".to_owned(), 1));
+        assert_eq!(cut("é日x", 4), ("é".to_owned(), 4));
+        assert_eq!(cut("", 0), (String::new(), 0));
+        let big = "x".repeat(50 << 20);
+        assert_eq!(cut(&big, 10), ("x".repeat(10), (50 << 20) - 10));
+    }
+
+    #[test]
+    fn the_escaper_stops_writing_but_keeps_counting() {
+        use std::fmt::Write;
+        let mut v = Vec::new();
+        let mut e = Escaper::new(&mut v, 4);
+        write!(e, "{}{}{}", "ab", "cde", "fg").unwrap();
+        assert_eq!(e.dropped(), 3); // "e" of "cde", then all of "fg"
+        assert_eq!(v, b"abcd");
     }
 
     #[test]

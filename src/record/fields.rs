@@ -9,7 +9,9 @@ use std::fmt;
 use smallvec::SmallVec;
 use tracing_core::field::{Field, Visit};
 
-use super::escape::{escape_into, quoted_into, Escaper};
+use super::escape::{escape_capped, escape_into, push_cut_marker, Escaper};
+use super::policy::{Policy, DROPPED_FIELDS_KEY};
+use crate::redact::{redact, REDACTED};
 
 /// Keys the crate writes itself. A user field with one of these names is written as
 /// `fields.<name>` so it can neither overwrite nor duplicate them.
@@ -30,8 +32,8 @@ pub(crate) const COLLISION_PREFIX: &str = "fields.";
 
 #[inline]
 fn is_reserved(name: &str) -> bool {
-    // Cheap pre-check on length and first byte before the string compares.
-    matches!(name.len(), 3..=9) && RESERVED.contains(&name)
+    // Cheap pre-check on length before the string compares.
+    (matches!(name.len(), 3..=9) && RESERVED.contains(&name)) || name == DROPPED_FIELDS_KEY
 }
 
 /// Whether two field names end up as the same JSON key (after reserved names are prefixed).
@@ -71,6 +73,33 @@ pub(crate) fn push_f64(out: &mut Vec<u8>, v: f64) {
         out.extend_from_slice(b"\"inf\"");
     } else {
         out.extend_from_slice(b"\"-inf\"");
+    }
+}
+
+/// Appends a text value (no quotes): cut at the field cap, value patterns applied, then the cut
+/// marker if anything was left out.
+#[inline]
+pub(crate) fn push_text(out: &mut Vec<u8>, policy: &Policy, s: &str) {
+    let start = out.len();
+    let dropped = escape_capped(out, s, policy.max_field);
+    finish_text(out, policy, start, dropped);
+}
+
+/// [`push_text`] for formatted values, written straight into `out`.
+#[inline]
+pub(crate) fn push_formatted(out: &mut Vec<u8>, policy: &Policy, args: fmt::Arguments<'_>) {
+    let start = out.len();
+    let mut escaper = Escaper::new(out, policy.max_field);
+    let _ = fmt::write(&mut escaper, args);
+    let dropped = escaper.dropped();
+    finish_text(out, policy, start, dropped);
+}
+
+#[inline]
+fn finish_text(out: &mut Vec<u8>, policy: &Policy, start: usize, dropped: usize) {
+    redact(out, start, policy.redaction.value_patterns(), true);
+    if dropped > 0 {
+        push_cut_marker(out, dropped);
     }
 }
 
@@ -163,10 +192,12 @@ pub(crate) struct Recorder<'a> {
     /// Events bridged from the `log` crate carry their metadata as `log.*` fields; those are
     /// already in `target` and are skipped.
     pub(crate) skip_log_fields: bool,
+    pub(crate) policy: &'a Policy,
 }
 
 impl Recorder<'_> {
-    /// Starts a field, or returns `None` if it must be skipped (duplicate or bridge metadata).
+    /// Starts a field, or returns `None` if its value must not be visited: a duplicate, bridge
+    /// metadata, or a redacted key (written here, whole, as `"[REDACTED]"`).
     #[inline]
     fn begin(&mut self, field: &Field) -> Option<u32> {
         let name = field.name();
@@ -178,7 +209,24 @@ impl Recorder<'_> {
         }
         let start = self.fields.buf.len() as u32;
         push_key(&mut self.fields.buf, name);
+        if self.policy.redaction.redacts_key(name) {
+            let out = &mut self.fields.buf;
+            out.push(b'"');
+            out.extend_from_slice(REDACTED.as_bytes());
+            out.push(b'"');
+            self.end(field, start);
+            return None;
+        }
         Some(start)
+    }
+
+    #[inline]
+    fn text(&mut self, field: &Field, start: u32, value: fmt::Arguments<'_>) {
+        let out = &mut self.fields.buf;
+        out.push(b'"');
+        push_formatted(out, self.policy, value);
+        out.push(b'"');
+        self.end(field, start);
     }
 
     #[inline]
@@ -237,34 +285,31 @@ impl Visit for Recorder<'_> {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
+        let policy = self.policy;
         if let Some(msg) = self.message_buf(field) {
-            escape_into(msg, value);
+            push_text(msg, policy, value);
         } else if let Some(start) = self.begin(field) {
-            quoted_into(&mut self.fields.buf, value);
+            let out = &mut self.fields.buf;
+            out.push(b'"');
+            push_text(out, policy, value);
+            out.push(b'"');
             self.end(field, start);
         }
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         if let Some(start) = self.begin(field) {
-            let out = &mut self.fields.buf;
-            out.push(b'"');
-            let _ = fmt::write(&mut Escaper(out), format_args!("{value}"));
-            out.push(b'"');
-            self.end(field, start);
+            self.text(field, start, format_args!("{value}"));
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let policy = self.policy;
         if let Some(msg) = self.message_buf(field) {
             // The message arrives as `fmt::Arguments`, whose Debug is its Display.
-            let _ = fmt::write(&mut Escaper(msg), format_args!("{value:?}"));
+            push_formatted(msg, policy, format_args!("{value:?}"));
         } else if let Some(start) = self.begin(field) {
-            let out = &mut self.fields.buf;
-            out.push(b'"');
-            let _ = fmt::write(&mut Escaper(out), format_args!("{value:?}"));
-            out.push(b'"');
-            self.end(field, start);
+            self.text(field, start, format_args!("{value:?}"));
         }
     }
 }

@@ -11,9 +11,13 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
+use std::sync::Arc;
+
 use super::escape::quoted_into;
-use super::fields::{same_key, Recorder, Rendered};
+use super::fields::{push_text, same_key, Recorder, Rendered};
+use super::policy::{Policy, DROPPED_FIELDS_KEY};
 use crate::clock::Clock;
+use crate::redact::Redaction;
 use crate::timestamp::push_rfc3339_cached;
 
 /// A [`Layer`] that writes every event as one JSON object per line, with the fields of the
@@ -42,6 +46,7 @@ pub struct JsonLayer<W> {
     service: String,
     env: String,
     clock: Clock,
+    policy: Arc<Policy>,
 }
 
 impl<W> fmt::Debug for JsonLayer<W> {
@@ -49,6 +54,7 @@ impl<W> fmt::Debug for JsonLayer<W> {
         f.debug_struct("JsonLayer")
             .field("service", &self.service)
             .field("env", &self.env)
+            .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
 }
@@ -63,6 +69,7 @@ impl<W> JsonLayer<W> {
             service: crate::host::executable_name().to_owned(),
             env: "development".to_owned(),
             clock: Clock::System,
+            policy: Arc::new(Policy::default()),
         };
         layer.render_constants();
         layer
@@ -82,6 +89,38 @@ impl<W> JsonLayer<W> {
         self.env = env.into();
         self.render_constants();
         self
+    }
+
+    /// Sets which keys and value shapes are redacted ([`Redaction::default`] until told otherwise).
+    #[must_use]
+    pub fn redaction(mut self, redaction: Redaction) -> Self {
+        Arc::make_mut(&mut self.policy).redaction = redaction;
+        self
+    }
+
+    /// Caps each value's JSON text (and the message) at `bytes`; a longer value is cut on a
+    /// character boundary and ends with `…[truncated N bytes]`. Default 32 KiB; brought into
+    /// 64 bytes ..= half the line cap.
+    #[must_use]
+    pub fn max_field_bytes(mut self, bytes: usize) -> Self {
+        Arc::make_mut(&mut self.policy).max_field = bytes;
+        self.policy = Arc::new((*self.policy).clone().clamped());
+        self
+    }
+
+    /// Caps each line at `bytes` (default 96 KiB, at least 1 KiB): fields that would not fit are
+    /// left out and counted in `logwarden.dropped_fields`. The record's own keys are always
+    /// written, so only a service, env or target name of kilobytes could exceed it.
+    #[must_use]
+    pub fn max_line_bytes(mut self, bytes: usize) -> Self {
+        Arc::make_mut(&mut self.policy).max_line = bytes;
+        self.policy = Arc::new((*self.policy).clone().clamped());
+        self
+    }
+
+    /// The rules shared with the alert layer and the pretty output.
+    pub(crate) fn policy(&self) -> Arc<Policy> {
+        Arc::clone(&self.policy)
     }
 
     pub(crate) fn clock(mut self, clock: Clock) -> Self {
@@ -109,6 +148,7 @@ impl<W> JsonLayer<W> {
             service: self.service,
             env: self.env,
             clock: self.clock,
+            policy: self.policy,
         }
     }
 
@@ -126,13 +166,16 @@ impl<W> JsonLayer<W> {
             fields,
             names,
             spans,
+            frags,
             blocks,
         } = bufs;
 
+        let policy = &*self.policy;
         event.record(&mut Recorder {
             fields,
             message: Some(message),
             skip_log_fields: normalized.is_some(),
+            policy,
         });
         names.extend(fields.entries().iter().map(|e| e.name));
 
@@ -140,8 +183,10 @@ impl<W> JsonLayer<W> {
         push_rfc3339_cached(line, self.clock.now_micros());
         line.extend_from_slice(level_prefix(meta.level()));
         line.extend_from_slice(message);
-        line.extend_from_slice(b"\",\"target\":");
-        quoted_into(line, meta.target());
+        line.extend_from_slice(b"\",\"target\":\"");
+        // `log` records bring arbitrary targets: capped like any value.
+        push_text(line, policy, meta.target());
+        line.push(b'"');
         line.extend_from_slice(&self.constants);
 
         if let Some(scope) = ctx.event_scope(event) {
@@ -156,25 +201,46 @@ impl<W> JsonLayer<W> {
                 let Some(rendered) = ext.get::<Rendered>() else {
                     continue;
                 };
-                let start = spans.len();
+                let first = frags.len();
                 for e in rendered.entries() {
                     if names.iter().any(|n| same_key(n, e.name)) {
                         continue;
                     }
                     names.push(e.name);
-                    spans.push(b',');
+                    let start = spans.len();
                     spans.extend_from_slice(rendered.fragment(e));
+                    frags.push((start, spans.len()));
                 }
-                blocks.push((start, spans.len()));
-            }
-            for &(start, end) in blocks.iter().rev() {
-                line.extend_from_slice(&spans[start..end]);
+                blocks.push((first, frags.len()));
             }
         }
 
+        // Fields that would take the line past its cap are left out, and counted. The reserve
+        // keeps room for that count and the closing brace.
+        const RESERVE: usize = DROPPED_FIELDS_KEY.len() + 32;
+        let budget = policy.max_line.saturating_sub(RESERVE);
+        let mut dropped = 0usize;
+        let mut push = |line: &mut Vec<u8>, fragment: &[u8]| {
+            if line.len() + 1 + fragment.len() <= budget {
+                line.push(b',');
+                line.extend_from_slice(fragment);
+            } else {
+                dropped += 1;
+            }
+        };
+        for &(first, end) in blocks.iter().rev() {
+            for &(start, end) in &frags[first..end] {
+                push(line, &spans[start..end]);
+            }
+        }
         for e in fields.entries() {
-            line.push(b',');
-            line.extend_from_slice(fields.fragment(e));
+            push(line, fields.fragment(e));
+        }
+        if dropped > 0 {
+            line.extend_from_slice(b",\"");
+            line.extend_from_slice(DROPPED_FIELDS_KEY.as_bytes());
+            line.extend_from_slice(b"\":");
+            line.extend_from_slice(itoa::Buffer::new().format(dropped).as_bytes());
         }
         line.extend_from_slice(b"}\n");
 
@@ -265,6 +331,9 @@ struct Buffers {
     fields: Rendered,
     names: Vec<&'static str>,
     spans: Vec<u8>,
+    /// Each span field's fragment in `spans`.
+    frags: Vec<(usize, usize)>,
+    /// Each span's range of `frags`, leaf first.
     blocks: Vec<(usize, usize)>,
 }
 
@@ -275,6 +344,7 @@ impl Buffers {
         self.fields.clear();
         self.names.clear();
         self.spans.clear();
+        self.frags.clear();
         self.blocks.clear();
     }
 
@@ -306,6 +376,7 @@ where
             fields: &mut rendered,
             message: None,
             skip_log_fields: false,
+            policy: &self.policy,
         });
         if !rendered.is_empty() {
             // `replace`, not `insert`: a second JsonLayer in the same stack renders the same
@@ -321,6 +392,7 @@ where
             fields: &mut update,
             message: None,
             skip_log_fields: false,
+            policy: &self.policy,
         });
         if update.is_empty() {
             return;

@@ -1,8 +1,14 @@
-//! The JSON record: escaping, field rendering, span-context storage and the layer.
+//! The JSON record: escaping, field rendering, span-context storage, size caps and the layer.
 
 mod escape;
 mod fields;
 mod layer;
+mod policy;
 
+#[cfg(test)]
+pub(crate) use escape::escape_into;
 pub use layer::JsonLayer;
 pub(crate) use layer::{span_context, Notice};
+pub(crate) use policy::{
+    Policy, DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_LINE_BYTES, MIN_FIELD_BYTES, MIN_LINE_BYTES,
+};

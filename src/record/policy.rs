@@ -1,0 +1,43 @@
+//! What a record may contain: the redaction rules and the size caps, shared by every output.
+
+use crate::redact::Redaction;
+
+/// Default cap on one value's JSON text: a long stack trace fits, a runaway `Debug` does not.
+pub(crate) const DEFAULT_MAX_FIELD_BYTES: usize = 32 * 1024;
+/// Default cap on one line: under Vector's default `max_line_bytes` (102 400) and Loki's and
+/// Cloud Logging's 256 KB, so no shipper drops or splits our lines.
+pub(crate) const DEFAULT_MAX_LINE_BYTES: usize = 96 * 1024;
+/// Room for the cut marker and a little text.
+pub(crate) const MIN_FIELD_BYTES: usize = 64;
+/// Room for the record's own keys and one capped field.
+pub(crate) const MIN_LINE_BYTES: usize = 1024;
+
+/// The key that counts the fields left out of a line that reached the line cap.
+pub(crate) const DROPPED_FIELDS_KEY: &str = "logwarden.dropped_fields";
+
+#[derive(Clone, Debug)]
+pub(crate) struct Policy {
+    pub(crate) redaction: Redaction,
+    pub(crate) max_field: usize,
+    pub(crate) max_line: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            redaction: Redaction::default(),
+            max_field: DEFAULT_MAX_FIELD_BYTES,
+            max_line: DEFAULT_MAX_LINE_BYTES,
+        }
+    }
+}
+
+impl Policy {
+    /// Brings the caps into the range that keeps the guarantees (a field always fits in a line,
+    /// twice over), for callers that cannot return an error. The builder rejects such values.
+    pub(crate) fn clamped(mut self) -> Self {
+        self.max_line = self.max_line.max(MIN_LINE_BYTES);
+        self.max_field = self.max_field.clamp(MIN_FIELD_BYTES, self.max_line / 2);
+        self
+    }
+}
