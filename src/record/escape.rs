@@ -225,7 +225,8 @@ mod tests {
         use std::fmt::Write;
         let mut v = Vec::new();
         let mut e = Escaper::new(&mut v, 4);
-        write!(e, "{}{}{}", "ab", "cde", "fg").unwrap();
+        let (a, b, c) = ("ab", "cde", "fg");
+        write!(e, "{a}{b}{c}").unwrap();
         assert_eq!(e.dropped(), 3); // "e" of "cde", then all of "fg"
         assert_eq!(v, b"abcd");
     }

@@ -269,7 +269,7 @@ fn card(buf: &[u8], i: usize, end: usize) -> Option<usize> {
             }
         })
         .sum();
-    (sum % 10 == 0).then_some(j)
+    sum.is_multiple_of(10).then_some(j)
 }
 
 /// A JWT starting at `i` (`eyJ` + base64url, `.`, base64url, `.`, optional base64url).
