@@ -956,7 +956,12 @@ impl Builder {
     where
         S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
     {
+        let panic_hook = self.panic_hook == Some(true);
         let (layer, guard, _) = self.assemble()?.into_layer();
+        if panic_hook {
+            let (flusher, timeout) = guard.flusher();
+            crate::panic::install(flusher, timeout);
+        }
         Ok((Box::new(layer), guard))
     }
 
@@ -972,6 +977,7 @@ impl Builder {
         if tracing::dispatcher::has_been_set() {
             return Err(Error::already_initialized());
         }
+        let panic_hook = self.panic_hook != Some(false);
         let (layer, guard, capture_log) = self.assemble()?.into_layer();
         let subscriber = tracing_subscriber::registry().with(layer);
         let max_level = tracing_core::Subscriber::max_level_hint(&subscriber);
@@ -993,6 +999,10 @@ impl Builder {
             {
                 report(format_args!("`log` events are not captured: {e}"));
             }
+        }
+        if panic_hook {
+            let (flusher, timeout) = guard.flusher();
+            crate::panic::install(flusher, timeout);
         }
         Ok(guard)
     }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::diag::{report, Counters, Stats};
 use crate::notify::Delivery;
-use crate::writer::WorkerHandle;
+use crate::writer::{Flusher, WorkerHandle};
 
 /// Keeps the background writers alive; dropping it writes everything logged so far and stops them.
 ///
@@ -60,6 +60,11 @@ impl Guard {
         self.flush_timeout(self.timeout)
     }
 
+    /// A handle that flushes these writers without owning them (for the panic hook).
+    pub(crate) fn flusher(&self) -> (Flusher, Duration) {
+        (Flusher::new(&self.workers), self.timeout)
+    }
+
     /// [`Guard::flush`] with an explicit bound.
     pub fn flush_timeout(&self, timeout: Duration) -> bool {
         let deadline = deadline_after(timeout);
@@ -103,7 +108,7 @@ impl Guard {
 }
 
 /// `now + timeout`, saturating: `Duration::MAX` means "as long as it takes" (a century).
-fn deadline_after(timeout: Duration) -> Instant {
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(timeout)
         .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))

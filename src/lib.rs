@@ -65,6 +65,7 @@ mod file;
 mod guard;
 mod host;
 mod notify;
+mod panic;
 mod parse;
 mod record;
 mod redact;

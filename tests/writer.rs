@@ -248,3 +248,30 @@ fn events_after_the_guard_is_dropped_are_counted_not_blocked() {
         .collect();
     assert_eq!(messages, ["before"]);
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_real_enospc_device_loses_counted_lines_and_never_blocks_or_panics() {
+    // /dev/full answers every write with ENOSPC: the real error, from the real kernel.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("Linux always has /dev/full");
+    let (layer, guard) = logwarden::builder()
+        .service("enospc")
+        .writer(full)
+        .alerts(false)
+        .build()
+        .unwrap();
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    tracing::dispatcher::with_default(&dispatch, || {
+        for seq in 0..100 {
+            tracing::info!(seq, "into a full disk");
+        }
+    });
+    assert!(guard.flush(), "flushing against ENOSPC must still finish");
+    let stats = guard.stats();
+    assert_eq!(stats.lines_lost, 100);
+    assert!(stats.write_errors >= 1);
+    assert_eq!(stats.lines_dropped, 0);
+}

@@ -11,6 +11,7 @@ mod worker;
 use std::fmt;
 use std::io;
 use std::sync::Arc;
+use std::time::Instant;
 
 use tracing_core::Metadata;
 use tracing_subscriber::fmt::MakeWriter;
@@ -106,5 +107,20 @@ impl<'a> MakeWriter<'a> for NonBlocking {
 
     fn make_writer_for(&'a self, _meta: &Metadata<'_>) -> Self::Writer {
         LineWriter(self)
+    }
+}
+
+/// Flushes writer threads from anywhere (the panic hook), without owning them: once the guard
+/// has stopped them, a flush returns at once.
+#[derive(Clone, Debug)]
+pub(crate) struct Flusher(Vec<Arc<worker::Shared>>);
+
+impl Flusher {
+    pub(crate) fn new(workers: &[WorkerHandle]) -> Self {
+        Flusher(workers.iter().map(WorkerHandle::shared).collect())
+    }
+
+    pub(crate) fn flush_until(&self, deadline: Instant) -> bool {
+        self.0.iter().all(|w| w.flush_until(deadline))
     }
 }

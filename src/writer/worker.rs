@@ -131,7 +131,7 @@ impl Shared {
 
     /// Waits until every line accepted before the call is written (or counted lost), at most
     /// until `deadline`. Returns whether it got there.
-    fn flush_until(&self, deadline: Instant) -> bool {
+    pub(crate) fn flush_until(&self, deadline: Instant) -> bool {
         let mut st = self.state.lock();
         let target = st.accepted;
         while st.done < target && !st.exited {

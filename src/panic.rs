@@ -1,0 +1,70 @@
+//! The panic hook: a panic becomes an ERROR record, on disk, before the thread or process goes.
+//!
+//! A panic is the error an operator most needs to see and the one most likely to be lost: the
+//! default hook prints to stderr, which is often not collected, and a process exiting right after
+//! leaves the last lines in the writer's buffer. The hook logs through `tracing` (so the record
+//! gets the span fields and counts toward the alert threshold like any ERROR), flushes with a
+//! bound, then hands over to the hook that was installed before, so the usual message and any
+//! crash reporter still run.
+
+use std::any::Any;
+use std::backtrace::{Backtrace, BacktraceStatus};
+use std::panic::PanicHookInfo;
+use std::time::Duration;
+
+use crate::diag::on_quiet_thread;
+use crate::guard::deadline_after;
+use crate::writer::Flusher;
+
+/// The target of panic records: filter them with `RUST_LOG=…,panic=off` if you must.
+pub(crate) const TARGET: &str = "panic";
+
+/// Installs the hook in front of the current one.
+pub(crate) fn install(flusher: Flusher, timeout: Duration) {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        // Our own threads are left alone: a writer thread logging its own panic would wait for
+        // itself. Such a panic is a logwarden bug, reported by the previous hook on stderr.
+        if !on_quiet_thread() {
+            record(info);
+            flusher.flush_until(deadline_after(timeout));
+        }
+        previous(info);
+    }));
+}
+
+/// The panic's message, whatever the payload type.
+fn payload_text(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "Box<dyn Any>"
+    }
+}
+
+fn record(info: &PanicHookInfo<'_>) {
+    let payload = payload_text(info.payload());
+    let location = info
+        .location()
+        .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
+    let thread = std::thread::current();
+    let thread = thread.name().unwrap_or("<unnamed>");
+    // Captured only when RUST_BACKTRACE / RUST_LIB_BACKTRACE ask for it, as std does.
+    let backtrace = Backtrace::capture();
+    let backtrace = (backtrace.status() == BacktraceStatus::Captured)
+        .then(|| tracing::field::display(backtrace));
+    let at = location.as_deref().unwrap_or("an unknown location");
+    tracing::error!(
+        target: TARGET,
+        // Braces: a dotted first field right after `target:` is ambiguous to the macro.
+        {
+            panic.payload = payload,
+            panic.location = location.as_deref(),
+            panic.thread = thread,
+            panic.backtrace = backtrace,
+        },
+        "thread '{thread}' panicked at {at}: {payload}"
+    );
+}

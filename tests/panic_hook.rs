@@ -1,0 +1,176 @@
+//! The panic hook, in child processes: a hook is process-wide state, so each scenario gets a
+//! process of its own. The test re-runs its own binary with `LOGWARDEN_PANIC_CHILD` set; the
+//! child installs logwarden through the global `init()` and panics; the parent reads the file,
+//! the child's stderr and what a loopback webhook received.
+
+mod support;
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use serde_json::Value;
+use support::http::{Reply, Server};
+use support::read_records;
+
+/// The exit code a child uses after the panic, skipping destructors: the guard is never dropped,
+/// so whatever is in the file got there through the hook's own flush.
+const EXIT_WITHOUT_GUARD: i32 = 42;
+
+fn run_child(scenario: &str, dir: &std::path::Path, extra: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", "child", "--nocapture", "--test-threads=1"])
+        .env("LOGWARDEN_PANIC_CHILD", scenario)
+        .env("LOGWARDEN_DIR", dir)
+        .env("LOGWARDEN_SERVICE", "child")
+        .env("RUST_BACKTRACE", "1")
+        .env_remove("SLACK_WEBHOOK_URL")
+        .env_remove("LOGWARDEN_PANIC_HOOK");
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn panic_records(dir: &std::path::Path) -> Vec<Value> {
+    read_records(&dir.join("child.log"))
+        .into_iter()
+        .filter(|r| r["target"] == "panic")
+        .collect()
+}
+
+/// The child. Scenarios: `thread` (a worker thread panics inside spans, then the process exits
+/// without dropping the guard), `main` (main panics; the process dies of it).
+#[test]
+fn child() {
+    let Ok(scenario) = std::env::var("LOGWARDEN_PANIC_CHILD") else {
+        return; // only runs as a child of the tests below
+    };
+    // A hook installed before logwarden's: it must still run, after ours.
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        eprintln!("PREVIOUS HOOK RAN");
+        previous(info);
+    }));
+    let guard = logwarden::builder()
+        .alert_retries(1, Duration::from_millis(10))
+        .from_env()
+        .allow_http_webhook(true)
+        .init()
+        .unwrap();
+    match scenario.as_str() {
+        "thread" => {
+            let worker = std::thread::Builder::new()
+                .name("payments-worker".into())
+                .spawn(|| {
+                    let _request =
+                        tracing::info_span!("request", trace_id = "4bf92f3577b34da6").entered();
+                    let _payment = tracing::info_span!("payment", user_id = 42).entered();
+                    tracing::info!("charging");
+                    let amounts: Vec<u32> = Vec::new();
+                    let _ = amounts[3]; // index out of bounds
+                })
+                .unwrap();
+            assert!(worker.join().is_err());
+            if std::env::var("WAIT_FOR_ALERT").is_ok() {
+                let deadline = std::time::Instant::now() + Duration::from_secs(5);
+                while guard.incidents().alerts_sent == 0 && std::time::Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+            std::process::exit(EXIT_WITHOUT_GUARD);
+        }
+        "main" => {
+            let _span = tracing::info_span!("startup", phase = "config").entered();
+            panic!("config file missing: {}", "/etc/app.toml");
+        }
+        other => panic!("unknown scenario {other}"),
+    }
+}
+
+#[test]
+fn a_panicking_thread_is_written_as_an_error_record_with_its_context_before_the_process_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_child("thread", dir.path(), &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(EXIT_WITHOUT_GUARD), "{stderr}");
+
+    let records = panic_records(dir.path());
+    assert_eq!(records.len(), 1, "{records:?}");
+    let r = &records[0];
+    assert_eq!(r["level"], "ERROR");
+    assert_eq!(r["panic.thread"], "payments-worker");
+    let location = r["panic.location"].as_str().unwrap();
+    assert!(location.starts_with("tests/panic_hook.rs:"), "{location}");
+    let payload = r["panic.payload"].as_str().unwrap();
+    assert!(payload.contains("index out of bounds"), "{payload}");
+    let message = r["message"].as_str().unwrap();
+    assert_eq!(
+        message,
+        format!("thread 'payments-worker' panicked at {location}: {payload}")
+    );
+    // The span context, as for any event inside those spans.
+    assert_eq!(r["trace_id"], "4bf92f3577b34da6");
+    assert_eq!(r["user_id"], 42);
+    assert_eq!(r["span"], "payment");
+    // RUST_BACKTRACE=1 in the child: the backtrace is captured.
+    let backtrace = r["panic.backtrace"].as_str().unwrap();
+    assert!(backtrace.contains("panic_hook"), "{backtrace}");
+
+    // The hook that was there before still ran, and so did std's default message.
+    assert!(stderr.contains("PREVIOUS HOOK RAN"), "{stderr}");
+    assert!(stderr.contains("panicked at"), "{stderr}");
+}
+
+#[test]
+fn a_panic_counts_toward_the_alert_threshold() {
+    let server = Server::start(vec![], Reply::ok());
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url("/services/T000/B000/XXXX");
+    let out = run_child(
+        "thread",
+        dir.path(),
+        &[
+            ("SLACK_WEBHOOK_URL", url.as_str()),
+            ("LOGWARDEN_ALERT_THRESHOLD", "1"),
+            ("WAIT_FOR_ALERT", "1"),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(EXIT_WITHOUT_GUARD),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let requests = server.wait_for(1, Duration::from_secs(5));
+    assert_eq!(requests.len(), 1);
+    let body = requests[0].json().to_string();
+    assert!(body.contains("payments-worker"), "{body}");
+    assert!(body.contains("index out of bounds"), "{body}");
+}
+
+#[test]
+fn a_panic_on_the_main_thread_is_recorded_and_the_process_still_dies_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_child("main", dir.path(), &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    let records = panic_records(dir.path());
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(
+        records[0]["panic.payload"],
+        "config file missing: /etc/app.toml"
+    );
+    assert_eq!(records[0]["phase"], "config");
+    assert!(stderr.contains("PREVIOUS HOOK RAN"), "{stderr}");
+}
+
+#[test]
+fn the_hook_can_be_turned_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_child("thread", dir.path(), &[("LOGWARDEN_PANIC_HOOK", "off")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(EXIT_WITHOUT_GUARD), "{stderr}");
+    // Without the hook nothing flushes before `exit`: the panic is not in the file.
+    assert!(panic_records(dir.path()).is_empty());
+    assert!(stderr.contains("PREVIOUS HOOK RAN"), "{stderr}");
+}
