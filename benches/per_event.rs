@@ -10,6 +10,8 @@
 //!   `tracing_appender::non_blocking` writer on `rolling::never`.
 //! * group `alert`: logwarden's whole stack into `io::sink` with the alert layer off and on, for
 //!   INFO and for ERROR events: what the threshold layer costs.
+//! * group `redaction`: the JSON layer into `io::sink` with nothing redacted, the default keys,
+//!   and the keys plus every value pattern.
 //!
 //! After criterion, prints the medians and the ratios read back from criterion's
 //! `estimates.json`, and checks that the logwarden file contender wrote valid JSON lines.
@@ -49,6 +51,10 @@ const INFO_OFF: &str = "info-alerts-off";
 const INFO_ON: &str = "info-alerts-on";
 const ERROR_OFF: &str = "error-alerts-off";
 const ERROR_ON: &str = "error-alerts-on";
+const REDACTION_GROUP: &str = "redaction";
+const REDACT_NONE: &str = "none";
+const REDACT_KEYS: &str = "default-keys";
+const REDACT_ALL: &str = "keys-and-all-value-patterns";
 
 /// The measured event, identical for every contender.
 #[inline(always)]
@@ -161,6 +167,30 @@ fn bench_sink(c: &mut Criterion) {
     bench_contender(&mut group, LOGWARDEN, logwarden_stack(io::sink), &unused);
     bench_contender(&mut group, TS_JSON, ts_json_stack(io::sink), &unused);
     bench_contender(&mut group, BUNYAN, bunyan_stack(io::sink), &unused);
+    group.finish();
+}
+
+/// Redaction's cost: the JSON layer into `io::sink` with nothing redacted, with the default keys
+/// (the default setting), and with the keys plus every value pattern.
+fn bench_redaction(c: &mut Criterion) {
+    use logwarden::{Redaction, ValuePatterns};
+    let unused = Cell::new(0);
+    let mut group = c.benchmark_group(REDACTION_GROUP);
+    for (id, redaction) in [
+        (REDACT_NONE, Redaction::none()),
+        (REDACT_KEYS, Redaction::default()),
+        (REDACT_ALL, Redaction::default().values(ValuePatterns::ALL)),
+    ] {
+        let subscriber = tracing_subscriber::registry()
+            .with(EnvFilter::new(FILTER))
+            .with(
+                logwarden::JsonLayer::new(io::sink)
+                    .service("orders")
+                    .env("bench")
+                    .redaction(redaction),
+            );
+        bench_contender(&mut group, id, subscriber, &unused);
+    }
     group.finish();
 }
 
@@ -362,6 +392,21 @@ fn print_ratios(since: SystemTime) {
         (ALERT_GROUP, INFO_ON, get(ALERT_GROUP, INFO_ON)),
         (ALERT_GROUP, ERROR_OFF, get(ALERT_GROUP, ERROR_OFF)),
         (ALERT_GROUP, ERROR_ON, get(ALERT_GROUP, ERROR_ON)),
+        (
+            REDACTION_GROUP,
+            REDACT_NONE,
+            get(REDACTION_GROUP, REDACT_NONE),
+        ),
+        (
+            REDACTION_GROUP,
+            REDACT_KEYS,
+            get(REDACTION_GROUP, REDACT_KEYS),
+        ),
+        (
+            REDACTION_GROUP,
+            REDACT_ALL,
+            get(REDACTION_GROUP, REDACT_ALL),
+        ),
     ];
     if medians.iter().all(|m| m.2.is_none()) {
         println!("No fresh criterion estimates (smoke/list mode or filtered): no ratio table.");
@@ -402,6 +447,19 @@ fn print_ratios(since: SystemTime) {
         "  {:<38} {:>8}",
         "ERROR events",
         ratio(medians[8].2, medians[7].2)
+    );
+    println!(
+        "\nRedaction (JSON layer into io::sink, ÷ nothing redacted; target ≤ 1.10 for the keys):"
+    );
+    println!(
+        "  {:<38} {:>8}",
+        "default keys (the default)",
+        ratio(medians[10].2, medians[9].2)
+    );
+    println!(
+        "  {:<38} {:>8}",
+        "keys + all value patterns",
+        ratio(medians[11].2, medians[9].2)
     );
 }
 
@@ -562,6 +620,7 @@ fn main() {
     bench_sink(&mut c);
     let file_run = bench_file(&mut c);
     bench_alert(&mut c);
+    bench_redaction(&mut c);
     c.final_summary();
 
     print_ratios(started);

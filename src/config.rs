@@ -143,7 +143,8 @@ pub struct Builder {
     mention: Option<String>,
     delivery: DeliveryOptions,
     redaction: Redaction,
-    max_field_bytes: Val<usize>,
+    /// Unset: the default, or half the line cap if that is smaller.
+    max_field_bytes: Option<Val<usize>>,
     max_line_bytes: Val<usize>,
     panic_hook: Option<bool>,
     /// The first environment variable that failed to parse; returned by `init()`/`build()`.
@@ -180,7 +181,7 @@ impl Default for Builder {
             mention: None,
             delivery: DeliveryOptions::default(),
             redaction: Redaction::default(),
-            max_field_bytes: Val::new(DEFAULT_MAX_FIELD_BYTES, "LOGWARDEN_MAX_FIELD_BYTES"),
+            max_field_bytes: None,
             max_line_bytes: Val::new(DEFAULT_MAX_LINE_BYTES, "LOGWARDEN_MAX_LINE_BYTES"),
             panic_hook: None,
             env_error: None,
@@ -224,7 +225,10 @@ impl fmt::Debug for Builder {
             .field("alert_cooldown", &self.alert_cooldown)
             .field("mention", &self.mention)
             .field("redaction", &self.redaction)
-            .field("max_field_bytes", &self.max_field_bytes.value)
+            .field(
+                "max_field_bytes",
+                &self.max_field_bytes.as_ref().map(|v| v.value),
+            )
             .field("max_line_bytes", &self.max_line_bytes.value)
             .field("panic_hook", &self.panic_hook)
             .finish_non_exhaustive()
@@ -426,7 +430,7 @@ impl Builder {
     /// is cut on a character boundary and ends with `…[truncated N bytes]`. At least 64 and at
     /// most half of [`max_line_bytes`](Builder::max_line_bytes).
     pub fn max_field_bytes(mut self, bytes: usize) -> Self {
-        self.max_field_bytes = Val::new(bytes, "max_field_bytes");
+        self.max_field_bytes = Some(Val::new(bytes, "max_field_bytes"));
         self
     }
 
@@ -663,18 +667,20 @@ impl Builder {
             let redaction = std::mem::replace(&mut self.redaction, Redaction::none());
             self.redaction = redaction.values(v);
         }
-        for (name, slot) in [
-            ("LOGWARDEN_MAX_FIELD_BYTES", &mut self.max_field_bytes),
-            ("LOGWARDEN_MAX_LINE_BYTES", &mut self.max_line_bytes),
-        ] {
-            if let Some(v) = parsed(
+        let bytes = |name: &'static str| {
+            parsed(
                 name,
                 get(name)?,
                 |s| parse::byte_size(s).and_then(|n| usize::try_from(n).ok()),
                 "expected a byte count such as 32768 or 32KiB",
-            )? {
-                *slot = Val::new(v, name);
-            }
+            )
+            .map(|v| v.map(|v| Val::new(v, name)))
+        };
+        if let Some(v) = bytes("LOGWARDEN_MAX_FIELD_BYTES")? {
+            self.max_field_bytes = Some(v);
+        }
+        if let Some(v) = bytes("LOGWARDEN_MAX_LINE_BYTES")? {
+            self.max_line_bytes = v;
         }
         if let Some(v) = parsed(
             "LOGWARDEN_PANIC_HOOK",
@@ -758,7 +764,7 @@ impl Builder {
                 "expected permission bits such as 0o640",
             ));
         }
-        let (field, line) = (&self.max_field_bytes, &self.max_line_bytes);
+        let line = &self.max_line_bytes;
         if line.value < MIN_LINE_BYTES {
             return Err(Error::invalid(
                 line.from,
@@ -766,6 +772,10 @@ impl Builder {
                 format!("must be at least {MIN_LINE_BYTES} bytes"),
             ));
         }
+        let field = self.max_field_bytes.clone().unwrap_or_else(|| {
+            let default = DEFAULT_MAX_FIELD_BYTES.min(line.value / 2);
+            Val::new(default, "LOGWARDEN_MAX_FIELD_BYTES")
+        });
         if field.value < MIN_FIELD_BYTES || field.value > line.value / 2 {
             return Err(Error::invalid(
                 field.from,
@@ -803,7 +813,7 @@ impl Builder {
             .clock(clock.clone())
             .redaction(self.redaction)
             .max_line_bytes(self.max_line_bytes.value)
-            .max_field_bytes(self.max_field_bytes.value);
+            .max_field_bytes(field.value);
         let notice = layer.notice();
 
         let (sink, path): (Box<dyn Sink>, Option<PathBuf>) = match self.writer {

@@ -93,25 +93,25 @@ impl SampleVisitor<'_> {
     }
 }
 
+/// The message and `trace_id` are taken up to the records' field cap, masked, and only then cut
+/// to what an alert shows: the alert shows a prefix of what the file's record says, never a
+/// secret that masking would have caught there (a pattern cut in half is not recognised).
 impl Visit for SampleVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
+        let taken = &value[..floor_boundary(value, self.policy.max_field)];
         if field.name() == "message" {
-            self.message
-                .push_str(&value[..floor_boundary(value, MESSAGE_MAX * 2)]);
+            self.message.push_str(taken);
         } else if self.wants_trace_id(field) {
-            self.trace_id = Some(cut(
-                value[..floor_boundary(value, MESSAGE_MAX + 1)].to_owned(),
-                MESSAGE_MAX,
-            ));
+            self.trace_id = Some(taken.to_owned());
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let cap = self.policy.max_field;
         if field.name() == "message" {
-            self.message = CappedString::format(MESSAGE_MAX * 2, format_args!("{value:?}")).text;
+            self.message = CappedString::format(cap, format_args!("{value:?}")).text;
         } else if self.wants_trace_id(field) {
-            let id = CappedString::format(MESSAGE_MAX + 1, format_args!("{value:?}")).text;
-            self.trace_id = Some(cut(id, MESSAGE_MAX));
+            self.trace_id = Some(CappedString::format(cap, format_args!("{value:?}")).text);
         }
     }
 }
@@ -160,8 +160,6 @@ where
                 policy: &self.policy,
             };
             event.record(&mut visitor);
-            // Value patterns run before the cut, on a little more than is kept, so a secret at
-            // the edge is masked whole rather than cut into an unrecognisable prefix.
             let patterns = self.policy.redaction.value_patterns();
             let message = redact_text(visitor.message, patterns);
             let (span_trace_id, context) = crate::record::span_context(event, &ctx);
@@ -174,7 +172,7 @@ where
                 }),
                 trace_id: visitor
                     .trace_id
-                    .map(|t| redact_text(t, patterns))
+                    .map(|t| cut(redact_text(t, patterns), MESSAGE_MAX))
                     .or(span_trace_id),
                 context: context.map(|c| cut(c, MESSAGE_MAX)),
             }

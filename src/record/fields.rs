@@ -76,20 +76,23 @@ pub(crate) fn push_f64(out: &mut Vec<u8>, v: f64) {
     }
 }
 
-/// Appends a text value (no quotes): cut at the field cap, value patterns applied, then the cut
-/// marker if anything was left out.
+/// Appends a text value (no quotes): cut at `cap` bytes of JSON text, value patterns applied,
+/// then the cut marker if anything was left out.
+///
+/// Masks can be a couple of bytes longer than what they replace (`a@b.io` → `***@b.io`), so a
+/// masked value may pass `cap` by that much; the line cap still holds, it counts real lengths.
 #[inline]
-pub(crate) fn push_text(out: &mut Vec<u8>, policy: &Policy, s: &str) {
+pub(crate) fn push_text(out: &mut Vec<u8>, cap: usize, policy: &Policy, s: &str) {
     let start = out.len();
-    let dropped = escape_capped(out, s, policy.max_field);
+    let dropped = escape_capped(out, s, cap);
     finish_text(out, policy, start, dropped);
 }
 
 /// [`push_text`] for formatted values, written straight into `out`.
 #[inline]
-pub(crate) fn push_formatted(out: &mut Vec<u8>, policy: &Policy, args: fmt::Arguments<'_>) {
+fn push_formatted(out: &mut Vec<u8>, cap: usize, policy: &Policy, args: fmt::Arguments<'_>) {
     let start = out.len();
-    let mut escaper = Escaper::new(out, policy.max_field);
+    let mut escaper = Escaper::new(out, cap);
     let _ = fmt::write(&mut escaper, args);
     let dropped = escaper.dropped();
     finish_text(out, policy, start, dropped);
@@ -193,6 +196,8 @@ pub(crate) struct Recorder<'a> {
     /// already in `target` and are skipped.
     pub(crate) skip_log_fields: bool,
     pub(crate) policy: &'a Policy,
+    /// The message's cap: the field cap, or less when the line cap needs the room.
+    pub(crate) message_cap: usize,
 }
 
 impl Recorder<'_> {
@@ -224,7 +229,7 @@ impl Recorder<'_> {
     fn text(&mut self, field: &Field, start: u32, value: fmt::Arguments<'_>) {
         let out = &mut self.fields.buf;
         out.push(b'"');
-        push_formatted(out, self.policy, value);
+        push_formatted(out, self.policy.max_field, self.policy, value);
         out.push(b'"');
         self.end(field, start);
     }
@@ -286,12 +291,13 @@ impl Visit for Recorder<'_> {
 
     fn record_str(&mut self, field: &Field, value: &str) {
         let policy = self.policy;
+        let message_cap = self.message_cap;
         if let Some(msg) = self.message_buf(field) {
-            push_text(msg, policy, value);
+            push_text(msg, message_cap, policy, value);
         } else if let Some(start) = self.begin(field) {
             let out = &mut self.fields.buf;
             out.push(b'"');
-            push_text(out, policy, value);
+            push_text(out, policy.max_field, policy, value);
             out.push(b'"');
             self.end(field, start);
         }
@@ -304,10 +310,10 @@ impl Visit for Recorder<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let policy = self.policy;
+        let (policy, message_cap) = (self.policy, self.message_cap);
         if let Some(msg) = self.message_buf(field) {
             // The message arrives as `fmt::Arguments`, whose Debug is its Display.
-            push_formatted(msg, policy, format_args!("{value:?}"));
+            push_formatted(msg, message_cap, policy, format_args!("{value:?}"));
         } else if let Some(start) = self.begin(field) {
             self.text(field, start, format_args!("{value:?}"));
         }

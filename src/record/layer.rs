@@ -5,7 +5,7 @@ use std::fmt;
 use std::io::Write;
 
 use tracing_core::span::{Attributes, Id, Record};
-use tracing_core::{Event, Level, Subscriber};
+use tracing_core::{Event, Level, Metadata, Subscriber};
 use tracing_log::NormalizeEvent;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, Layer};
@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use super::escape::quoted_into;
 use super::fields::{push_text, same_key, Recorder, Rendered};
-use super::policy::{Policy, DROPPED_FIELDS_KEY};
+use super::policy::{Policy, DROPPED_FIELDS_KEY, MIN_FIELD_BYTES};
 use crate::clock::Clock;
 use crate::redact::Redaction;
 use crate::timestamp::push_rfc3339_cached;
@@ -152,14 +152,49 @@ impl<W> JsonLayer<W> {
         }
     }
 
+    /// Formats `event` into `bufs.line` and hands it to the writer.
     fn format<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>, bufs: &mut Buffers)
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
         W: for<'a> MakeWriter<'a> + 'static,
     {
-        bufs.clear();
+        let policy = &*self.policy;
         let normalized = event.normalized_metadata();
         let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        let mut text_cap = policy.max_field;
+        for pass in 1.. {
+            self.format_capped(event, meta, normalized.is_some(), ctx, bufs, text_cap);
+            // Fields are left out to respect the line cap, but the message and the target are
+            // always written: when they alone overflow (a huge message next to a huge `log`
+            // target), format again with both cut shorter. Rare, and at most a few passes.
+            let over = bufs.line.len().saturating_sub(policy.max_line);
+            if over == 0 || text_cap == MIN_FIELD_BYTES {
+                break;
+            }
+            text_cap = if pass < 3 {
+                text_cap.saturating_sub(over / 2 + 64).max(MIN_FIELD_BYTES)
+            } else {
+                MIN_FIELD_BYTES
+            };
+        }
+        // The writer reports its own failures (counted, printed once); a layer has nobody to
+        // return an error to.
+        let _ = self.make_writer.make_writer_for(meta).write_all(&bufs.line);
+    }
+
+    /// One formatting pass, with the message and the target cut at `text_cap`.
+    fn format_capped<S>(
+        &self,
+        event: &Event<'_>,
+        meta: &Metadata<'_>,
+        bridged: bool,
+        ctx: &Context<'_, S>,
+        bufs: &mut Buffers,
+        text_cap: usize,
+    ) where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        bufs.clear();
         let Buffers {
             line,
             message,
@@ -174,8 +209,9 @@ impl<W> JsonLayer<W> {
         event.record(&mut Recorder {
             fields,
             message: Some(message),
-            skip_log_fields: normalized.is_some(),
+            skip_log_fields: bridged,
             policy,
+            message_cap: text_cap,
         });
         names.extend(fields.entries().iter().map(|e| e.name));
 
@@ -185,7 +221,7 @@ impl<W> JsonLayer<W> {
         line.extend_from_slice(message);
         line.extend_from_slice(b"\",\"target\":\"");
         // `log` records bring arbitrary targets: capped like any value.
-        push_text(line, policy, meta.target());
+        push_text(line, text_cap, policy, meta.target());
         line.push(b'"');
         line.extend_from_slice(&self.constants);
 
@@ -243,10 +279,6 @@ impl<W> JsonLayer<W> {
             line.extend_from_slice(itoa::Buffer::new().format(dropped).as_bytes());
         }
         line.extend_from_slice(b"}\n");
-
-        // The writer reports its own failures (counted, printed once); a layer has nobody to
-        // return an error to.
-        let _ = self.make_writer.make_writer_for(meta).write_all(line);
     }
 }
 
@@ -377,6 +409,7 @@ where
             message: None,
             skip_log_fields: false,
             policy: &self.policy,
+            message_cap: self.policy.max_field,
         });
         if !rendered.is_empty() {
             // `replace`, not `insert`: a second JsonLayer in the same stack renders the same
@@ -393,6 +426,7 @@ where
             message: None,
             skip_log_fields: false,
             policy: &self.policy,
+            message_cap: self.policy.max_field,
         });
         if update.is_empty() {
             return;
