@@ -693,8 +693,15 @@ fn a_huge_message_with_a_long_target_stays_under_the_line_cap() {
     for (key, original) in [("message", &huge), ("target", &target)] {
         let value = records[0][key].as_str().unwrap();
         let (kept, marker) = value.split_once("…[truncated ").expect(key);
-        assert!(kept.len() < FIELD && original.starts_with(kept), "{key}: {value}");
-        assert_eq!(marker, format!("{} bytes]", original.len() - kept.len()), "{key}");
+        assert!(
+            kept.len() < FIELD && original.starts_with(kept),
+            "{key}: {value}"
+        );
+        assert_eq!(
+            marker,
+            format!("{} bytes]", original.len() - kept.len()),
+            "{key}"
+        );
     }
 }
 

@@ -198,6 +198,8 @@ pub(crate) struct Recorder<'a> {
     pub(crate) policy: &'a Policy,
     /// The message's cap: the field cap, or less when the line cap needs the room.
     pub(crate) message_cap: usize,
+    /// Whether the message has been written (`message` is `None` from then on).
+    pub(crate) message_taken: bool,
 }
 
 impl Recorder<'_> {
@@ -209,7 +211,7 @@ impl Recorder<'_> {
         if self.skip_log_fields && name.starts_with("log.") {
             return None;
         }
-        if self.fields.has(name) {
+        if self.fields.has(name) || (self.message_taken && name == "message") {
             return None;
         }
         let start = self.fields.buf.len() as u32;
@@ -246,7 +248,10 @@ impl Recorder<'_> {
     #[inline]
     fn message_buf(&mut self, field: &Field) -> Option<&mut Vec<u8>> {
         if field.name() == "message" {
-            self.message.as_deref_mut()
+            // Taken once: a second text `message` (`info!(message = "a", "b")`) is a duplicate
+            // like any other, and the first wins.
+            self.message_taken |= self.message.is_some();
+            self.message.take()
         } else {
             None
         }

@@ -212,6 +212,7 @@ impl<W> JsonLayer<W> {
             skip_log_fields: bridged,
             policy,
             message_cap: text_cap,
+            message_taken: false,
         });
         names.extend(fields.entries().iter().map(|e| e.name));
 
@@ -410,6 +411,7 @@ where
             skip_log_fields: false,
             policy: &self.policy,
             message_cap: self.policy.max_field,
+            message_taken: false,
         });
         if !rendered.is_empty() {
             // `replace`, not `insert`: a second JsonLayer in the same stack renders the same
@@ -427,6 +429,7 @@ where
             skip_log_fields: false,
             policy: &self.policy,
             message_cap: self.policy.max_field,
+            message_taken: false,
         });
         if update.is_empty() {
             return;

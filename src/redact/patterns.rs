@@ -24,8 +24,8 @@ use smallvec::SmallVec;
 /// | [`JWT`](Self::JWT) | `eyJ…` three base64url segments joined by dots | `[REDACTED:jwt]` | practically none |
 /// | [`AWS_KEY`](Self::AWS_KEY) | `AKIA`/`ASIA`/`ABIA`/`ACCA` and 16 upper-case letters or digits | `[REDACTED:aws_key]` | practically none |
 ///
-/// A value cut by the size cap is scanned before the cut, so a secret straddling the cut may leave
-/// its first digits or characters behind.
+/// A value cut by the size cap is scanned after the cut (only what is kept), so a secret straddling
+/// the cut is not recognised and may leave its first digits or characters behind.
 #[derive(Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub struct ValuePatterns(u8);
 
