@@ -116,7 +116,7 @@ impl PrettyVisitor<'_> {
         let name = field.name();
         if name != "message" {
             let _ = write!(self.out, "{name}=");
-            if self.policy.redaction.redacts_key(name) {
+            if self.policy.redaction.redacts_field(name) {
                 self.out.push_str(REDACTED);
                 return;
             }

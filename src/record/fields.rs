@@ -216,7 +216,7 @@ impl Recorder<'_> {
         }
         let start = self.fields.buf.len() as u32;
         push_key(&mut self.fields.buf, name);
-        if self.policy.redaction.redacts_key(name) {
+        if self.policy.redaction.redacts_field(name) {
             let out = &mut self.fields.buf;
             out.push(b'"');
             out.extend_from_slice(REDACTED.as_bytes());

@@ -6,7 +6,9 @@
 mod keys;
 mod patterns;
 
+use std::cell::Cell;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use patterns::ValuePatterns;
 pub(crate) use patterns::{redact, redact_text};
@@ -35,10 +37,36 @@ pub(crate) const REDACTED: &str = "[REDACTED]";
 ///
 /// The `message` field is never redacted by key, only by value pattern; numbers and booleans are
 /// redacted by key only.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Redaction {
     keys: Vec<Key>,
     values: ValuePatterns,
+    /// Identifies this list of keys in the per-thread cache of decisions (see `redacts_field`).
+    /// Changes whenever the list does; clones share it.
+    id: u64,
+}
+
+impl PartialEq for Redaction {
+    fn eq(&self, other: &Redaction) -> bool {
+        self.keys == other.keys && self.values == other.values
+    }
+}
+
+impl Eq for Redaction {}
+
+/// Ids for [`Redaction::id`]; 0 is never used, so an empty cache slot never matches.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Slots of the per-thread decision cache: (name address, name length, id << 1 | redacted).
+const CACHE_SLOTS: usize = 128;
+
+thread_local! {
+    static DECISIONS: [Cell<(usize, usize, u64)>; CACHE_SLOTS] =
+        const { [const { Cell::new((0, 0, 0)) }; CACHE_SLOTS] };
 }
 
 impl Redaction {
@@ -65,6 +93,7 @@ impl Redaction {
         Redaction {
             keys: Vec::new(),
             values: ValuePatterns::NONE,
+            id: next_id(),
         }
     }
 
@@ -83,6 +112,7 @@ impl Redaction {
                 }
             }
         }
+        self.id = next_id();
         self
     }
 
@@ -95,6 +125,29 @@ impl Redaction {
     /// Whether a field of this name is written as `"[REDACTED]"`.
     pub fn redacts_key(&self, name: &str) -> bool {
         keys::matches(&self.keys, name)
+    }
+
+    /// [`Redaction::redacts_key`] for a field name, remembered per thread: matching a name
+    /// word by word costs more than formatting the field, and a program has few distinct names.
+    ///
+    /// Keyed by the name's address, which is sound only because field names are `'static`: the
+    /// text at that address never changes.
+    #[inline]
+    pub(crate) fn redacts_field(&self, name: &'static str) -> bool {
+        if self.keys.is_empty() {
+            return false;
+        }
+        let addr = name.as_ptr() as usize;
+        let slot = (addr ^ (addr >> 7) ^ name.len()) % CACHE_SLOTS;
+        DECISIONS.with(|cache| {
+            let (a, len, tagged) = cache[slot].get();
+            if a == addr && len == name.len() && tagged >> 1 == self.id {
+                return tagged & 1 == 1;
+            }
+            let redacted = self.redacts_key(name);
+            cache[slot].set((addr, name.len(), self.id << 1 | u64::from(redacted)));
+            redacted
+        })
     }
 
     /// The value patterns in use.
@@ -124,6 +177,23 @@ impl fmt::Debug for Redaction {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_decisions_belong_to_one_list_of_keys() {
+        let defaults = Redaction::default();
+        let custom = Redaction::none().keys(["user"]);
+        for _ in 0..3 {
+            assert!(defaults.redacts_field("password"));
+            assert!(!defaults.redacts_field("user_id"));
+            assert!(custom.redacts_field("user_id"));
+            assert!(!custom.redacts_field("password"));
+        }
+        // Adding keys makes a new list: old decisions do not apply.
+        let more = defaults.clone().keys(["user"]);
+        assert!(more.redacts_field("user_id"));
+        assert!(!defaults.redacts_field("user_id"));
+        assert_eq!(Redaction::default(), Redaction::default());
+    }
 
     #[test]
     fn defaults_cover_the_usual_spellings() {
