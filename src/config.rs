@@ -110,7 +110,7 @@ pub fn builder() -> Builder {
 /// | reminder cooldown | [`alert_cooldown`](Builder::alert_cooldown) | `LOGWARDEN_ALERT_COOLDOWN` | 5 min |
 /// | mention in alerts | [`mention`](Builder::mention) | `LOGWARDEN_ALERT_MENTION` | none |
 /// | redacted keys | [`redaction`](Builder::redaction) | `LOGWARDEN_REDACT_KEYS` (added to the defaults) | [`Redaction::DEFAULT_KEYS`] |
-/// | redacted value shapes | [`redaction`](Builder::redaction) | `LOGWARDEN_REDACT_VALUES` (`email,card,bearer,jwt,aws_key`, `all`, `none`) | none |
+/// | redacted value shapes | [`redaction`](Builder::redaction) | `LOGWARDEN_REDACT_VALUES` (`email,card,bearer,jwt,aws_key`, `all`, `none`; added to the code's) | none |
 /// | cap per value | [`max_field_bytes`](Builder::max_field_bytes) | `LOGWARDEN_MAX_FIELD_BYTES` | 32 KiB |
 /// | cap per line | [`max_line_bytes`](Builder::max_line_bytes) | `LOGWARDEN_MAX_LINE_BYTES` | 96 KiB |
 /// | panic hook | [`panic_hook`](Builder::panic_hook) | `LOGWARDEN_PANIC_HOOK` | on with `init()`, off with `build()` |
@@ -143,6 +143,10 @@ pub struct Builder {
     mention: Option<String>,
     delivery: DeliveryOptions,
     redaction: Redaction,
+    /// From `LOGWARDEN_REDACT_KEYS` / `_VALUES`: added to `redaction` at the end, whatever the
+    /// order of the calls, so an operator's additions are never dropped by code.
+    env_redact_keys: Vec<String>,
+    env_redact_values: ValuePatterns,
     /// Unset: the default, or half the line cap if that is smaller.
     max_field_bytes: Option<Val<usize>>,
     max_line_bytes: Val<usize>,
@@ -181,6 +185,8 @@ impl Default for Builder {
             mention: None,
             delivery: DeliveryOptions::default(),
             redaction: Redaction::default(),
+            env_redact_keys: Vec::new(),
+            env_redact_values: ValuePatterns::NONE,
             max_field_bytes: None,
             max_line_bytes: Val::new(DEFAULT_MAX_LINE_BYTES, "LOGWARDEN_MAX_LINE_BYTES"),
             panic_hook: None,
@@ -419,8 +425,9 @@ impl Builder {
     }
 
     /// Which field names and value shapes are written as `[REDACTED]`, in the file, on stdout
-    /// and in alerts. `LOGWARDEN_REDACT_KEYS` adds keys to this; `LOGWARDEN_REDACT_VALUES` sets
-    /// the value patterns.
+    /// and in alerts. `LOGWARDEN_REDACT_KEYS` and `LOGWARDEN_REDACT_VALUES` add keys and value
+    /// patterns to this whatever the order of the calls: code cannot drop an operator's
+    /// additions.
     pub fn redaction(mut self, redaction: Redaction) -> Self {
         self.redaction = redaction;
         self
@@ -655,8 +662,7 @@ impl Builder {
             self.mention = Some(v);
         }
         if let Some(v) = get("LOGWARDEN_REDACT_KEYS")? {
-            let redaction = std::mem::replace(&mut self.redaction, Redaction::none());
-            self.redaction = redaction.keys(v.split(','));
+            self.env_redact_keys = v.split(',').map(str::to_owned).collect();
         }
         if let Some(v) = parsed(
             "LOGWARDEN_REDACT_VALUES",
@@ -664,8 +670,7 @@ impl Builder {
             ValuePatterns::parse,
             "expected a comma-separated list of email, card, bearer, jwt, aws_key (or all, none)",
         )? {
-            let redaction = std::mem::replace(&mut self.redaction, Redaction::none());
-            self.redaction = redaction.values(v);
+            self.env_redact_values = v;
         }
         let bytes = |name: &'static str| {
             parsed(
@@ -695,19 +700,36 @@ impl Builder {
 
     /// Validates the settings, opens the log and starts the writer threads, without installing
     /// anything globally.
-    fn assemble(self) -> Result<Assembled, Error> {
+    ///
+    /// With the panic hook on, the output filter lets panic records through unless the
+    /// directives say otherwise about the `panic` target.
+    fn assemble(self, panic_hook: bool) -> Result<Assembled, Error> {
         if let Some(e) = self.env_error {
             return Err(e);
         }
-        let filter = EnvFilter::builder()
-            .parse(&self.filter.value)
-            .map_err(|e| {
+        let parse = |directives: &str| {
+            EnvFilter::builder().parse(directives).map_err(|e| {
                 Error::invalid(
                     self.filter.from,
                     &self.filter.value,
                     format!("invalid filter directives: {e}"),
                 )
-            })?;
+            })
+        };
+        let names_panic = self
+            .filter
+            .value
+            .split(',')
+            .any(|d| d.trim().starts_with(crate::panic::TARGET));
+        let filter = if panic_hook && !names_panic {
+            parse(&format!(
+                "{},{}=error",
+                self.filter.value,
+                crate::panic::TARGET
+            ))?
+        } else {
+            parse(&self.filter.value)?
+        };
         // The default file name derives from the service, so its errors name the service's origin.
         let (service, service_from) = match self.service {
             Some(v) if v.value.trim().is_empty() => {
@@ -811,7 +833,11 @@ impl Builder {
             .service(service.clone())
             .env(env.clone())
             .clock(clock.clone())
-            .redaction(self.redaction)
+            .redaction({
+                let r = self.redaction.keys(&self.env_redact_keys);
+                let values = r.value_patterns() | self.env_redact_values;
+                r.values(values)
+            })
             .max_line_bytes(self.max_line_bytes.value)
             .max_field_bytes(field.value);
         let notice = layer.notice();
@@ -967,7 +993,7 @@ impl Builder {
         S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
     {
         let panic_hook = self.panic_hook == Some(true);
-        let (layer, guard, _) = self.assemble()?.into_layer();
+        let (layer, guard, _) = self.assemble(panic_hook)?.into_layer();
         if panic_hook {
             let (flusher, timeout) = guard.flusher();
             crate::panic::install(flusher, timeout);
@@ -988,7 +1014,7 @@ impl Builder {
             return Err(Error::already_initialized());
         }
         let panic_hook = self.panic_hook != Some(false);
-        let (layer, guard, capture_log) = self.assemble()?.into_layer();
+        let (layer, guard, capture_log) = self.assemble(panic_hook)?.into_layer();
         let subscriber = tracing_subscriber::registry().with(layer);
         let max_level = tracing_core::Subscriber::max_level_hint(&subscriber);
         // On failure `guard` is dropped here: the threads stop, nothing stays behind.

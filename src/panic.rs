@@ -10,27 +10,44 @@
 use std::any::Any;
 use std::backtrace::{Backtrace, BacktraceStatus};
 use std::panic::PanicHookInfo;
+use std::sync::Once;
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use crate::diag::on_quiet_thread;
 use crate::guard::deadline_after;
 use crate::writer::Flusher;
 
-/// The target of panic records: filter them with `RUST_LOG=…,panic=off` if you must.
-pub(crate) const TARGET: &str = "panic";
+/// The target of panic records. The builder adds a `logwarden_panic=error` directive to the
+/// filter unless the directives name this target, so `RUST_LOG=my_app=debug` does not silence
+/// panics. Not plain `panic`: `EnvFilter` matches targets by prefix, and a `panic=error`
+/// directive would also govern a crate such as `panic_handler`.
+pub(crate) const TARGET: &str = "logwarden_panic";
 
-/// Installs the hook in front of the current one.
+/// The writers the hook flushes: those of the latest `init()`/`build()` that asked for the hook.
+static WRITERS: Mutex<Option<(Flusher, Duration)>> = Mutex::new(None);
+static INSTALLED: Once = Once::new();
+
+/// Installs the hook in front of the current one, once per process; later calls only point it at
+/// new writers, so building twice neither stacks hooks nor records a panic twice.
 pub(crate) fn install(flusher: Flusher, timeout: Duration) {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        // Our own threads are left alone: a writer thread logging its own panic would wait for
-        // itself. Such a panic is a logwarden bug, reported by the previous hook on stderr.
-        if !on_quiet_thread() {
-            record(info);
-            flusher.flush_until(deadline_after(timeout));
-        }
-        previous(info);
-    }));
+    *WRITERS.lock() = Some((flusher, timeout));
+    INSTALLED.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            // The crate's own threads are left alone: a writer thread logging its own panic
+            // would wait for itself. Such a panic is a logwarden bug, shown by the previous hook.
+            if !on_quiet_thread() {
+                record(info);
+                let writers = WRITERS.lock().clone();
+                if let Some((flusher, timeout)) = writers {
+                    flusher.flush_until(deadline_after(timeout));
+                }
+            }
+            previous(info);
+        }));
+    });
 }
 
 /// The panic's message, whatever the payload type.

@@ -129,17 +129,50 @@ impl PrettyVisitor<'_> {
         if quote && name != "message" {
             let _ = write!(self.out, "{text_out:?}");
         } else {
-            self.out.push_str(&text_out);
+            push_without_controls(&mut self.out, &text_out);
+        }
+    }
+}
+
+/// Appends `text` with control characters (C0, DEL, C1) written as escapes: a logged value can
+/// then neither start a fake line nor send escape sequences to the terminal.
+fn push_without_controls(out: &mut String, text: &str) {
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
         }
     }
 }
 
 impl Visit for PrettyVisitor<'_> {
+    // Bridged `log` records carry their metadata as `log.*` fields, already in the target.
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if !field.name().starts_with("log.") {
+            self.push(field, format_args!("{value}"), false);
+        }
+    }
+
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.push(field, format_args!("{value}"), true);
+        if !field.name().starts_with("log.") {
+            self.push(field, format_args!("{value}"), true);
+        }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.push(field, format_args!("{value:?}"), false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        let mut out = String::new();
+        push_without_controls(&mut out, "a\u{1b}]0;x\u{7}\nb\u{85}é");
+        assert_eq!(out, "a\\u{1b}]0;x\\u{7}\\nb\\u{85}é");
     }
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 use support::http::{Reply, Server};
 use support::read_records;
+use tracing_subscriber::layer::SubscriberExt;
 
 /// The exit code a child uses after the panic, skipping destructors: the guard is never dropped,
 /// so whatever is in the file got there through the hook's own flush.
@@ -34,7 +35,7 @@ fn run_child(scenario: &str, dir: &std::path::Path, extra: &[(&str, &str)]) -> O
 fn panic_records(dir: &std::path::Path) -> Vec<Value> {
     read_records(&dir.join("child.log"))
         .into_iter()
-        .filter(|r| r["target"] == "panic")
+        .filter(|r| r["target"] == "logwarden_panic")
         .collect()
 }
 
@@ -85,6 +86,133 @@ fn child() {
         }
         other => panic!("unknown scenario {other}"),
     }
+}
+
+/// A child that builds its stacks with `build()` (no `init()`): scenarios `twice` (two stacks
+/// built with the hook, the first dropped) and `writer` (the sink itself panics).
+#[test]
+fn build_child() {
+    let Ok(scenario) = std::env::var("LOGWARDEN_PANIC_BUILD_CHILD") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(std::env::var("LOGWARDEN_DIR").unwrap());
+    match scenario.as_str() {
+        "twice" => {
+            let first = tempfile::tempdir().unwrap();
+            let built = logwarden::builder()
+                .dir(first.path())
+                .service("first")
+                .panic_hook(true)
+                .build::<tracing_subscriber::Registry>()
+                .unwrap();
+            drop(built);
+            let (layer, guard) = logwarden::builder()
+                .dir(&dir)
+                .service("child")
+                .panic_hook(true)
+                .build()
+                .unwrap();
+            tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
+                .unwrap();
+            let worker = std::thread::spawn(|| panic!("once only"));
+            assert!(worker.join().is_err());
+            assert!(guard.flush());
+        }
+        "writer" => {
+            /// A sink that panics on its first write, on logwarden's writer thread.
+            struct Panicky;
+            impl std::io::Write for Panicky {
+                fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                    panic!("the sink panicked");
+                }
+                fn flush(&mut self) -> std::io::Result<()> {
+                    Ok(())
+                }
+            }
+            let (layer, guard) = logwarden::builder()
+                .writer(Panicky)
+                .panic_hook(true)
+                .shutdown_timeout(Duration::MAX)
+                .build()
+                .unwrap();
+            tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
+                .unwrap();
+            tracing::info!("the write that panics");
+            // The writer thread is gone: the flush returns (nothing waits for a dead thread, and
+            // the hook did not make the writer wait for itself).
+            guard.flush();
+            println!("FLUSH RETURNED");
+        }
+        other => panic!("unknown scenario {other}"),
+    }
+}
+
+fn run_build_child(scenario: &str, dir: &std::path::Path) -> Output {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "build_child", "--nocapture", "--test-threads=1"])
+        .env("LOGWARDEN_PANIC_BUILD_CHILD", scenario)
+        .env("LOGWARDEN_DIR", dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A hang is the failure being tested for: give up (and fail) rather than hang the suite.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the {scenario} child hung");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn building_twice_with_the_hook_records_a_panic_once_in_the_latest_stack() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_build_child("twice", dir.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records = panic_records(dir.path());
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["panic.payload"], "once only");
+}
+
+#[test]
+fn a_panic_on_the_writer_thread_does_not_make_it_wait_for_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_build_child("writer", dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("FLUSH RETURNED"), "{stdout}");
+}
+
+#[test]
+fn a_filter_that_does_not_name_the_panic_target_still_lets_panics_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_child(
+        "thread",
+        dir.path(),
+        &[("RUST_LOG", "some_other_crate=debug")],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(EXIT_WITHOUT_GUARD),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(panic_records(dir.path()).len(), 1);
+    // The directive only concerns the panic target: the INFO line of the worker is filtered.
+    let all = read_records(&dir.path().join("child.log"));
+    assert!(all.iter().all(|r| r["message"] != "charging"), "{all:?}");
 }
 
 #[test]

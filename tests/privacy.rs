@@ -382,6 +382,32 @@ fn log_shapes() {
 }
 
 #[test]
+fn environment_additions_survive_a_later_redaction_call() {
+    let (_, records) = support::capture_with(
+        |b| {
+            b.from_vars([
+                ("LOGWARDEN_REDACT_KEYS", "iban"),
+                ("LOGWARDEN_REDACT_VALUES", "email"),
+            ])
+            .redaction(Redaction::default().keys(["national_id"]))
+        },
+        || {
+            tracing::info!(
+                iban = "DE89SECRET",
+                national_id = "X1SECRET",
+                password = "SECRET",
+                "mail bob@example.com"
+            );
+        },
+    );
+    let r = &records[0];
+    for key in ["iban", "national_id", "password"] {
+        assert_eq!(r[key], REDACTED, "{key} in {r}");
+    }
+    assert_eq!(r["message"], "mail ***@example.com");
+}
+
+#[test]
 fn value_patterns_are_off_by_default() {
     let (_, records) = log_with(|b| b, log_shapes);
     let r = support::one(&records, SHAPES);
@@ -823,7 +849,9 @@ fn log_three_errors() {
     tracing::info_span!("retry", password = "hunter2", user_id = 7).in_scope(|| {
         tracing::error!("retry failed for bob@example.com");
     });
+    // `log` records bring targets from anywhere: a target is masked like any text.
     tracing::error!(
+        target: "refunds of bob@example.com",
         trace_id = EVENT_TRACE_ID,
         "refund failed for bob@example.com"
     );

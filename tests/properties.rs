@@ -881,11 +881,12 @@ const SECRETS: [(&str, &str); 5] = [
 
 /// Characters that end a secret for every pattern: not word characters (`[A-Za-z0-9_]`), not
 /// characters a pattern continues through (`-` `.` `+` `/` `=` `~` `%` `@` in e-mails, domains,
-/// tokens and JWTs), and not a space, which a card number continues through when a digit
-/// follows. Escaped characters and non-ASCII ones are separators to the scanner.
-const SEPARATORS_AFTER: [char; 26] = [
+/// tokens and JWTs). A space is one: a card number followed by more digit groups (a CVV, a year)
+/// is still found as the longest valid prefix. Escaped characters and non-ASCII ones are
+/// separators to the scanner.
+const SEPARATORS_AFTER: [char; 27] = [
     '\n', '\t', '\r', '\0', '\u{1}', '\u{1f}', '\u{7f}', '"', '\\', ',', ';', ':', '!', '?', '(',
-    ')', '<', '>', '[', '\'', '|', '\u{2028}', '\u{2029}', 'é', '日', '🎉',
+    ')', '<', '>', '[', '\'', '|', '\u{2028}', '\u{2029}', 'é', '日', '🎉', ' ',
 ];
 
 /// Before a secret a space is a separator too: nothing before it can swallow the secret.

@@ -70,6 +70,14 @@ fn fifty_failed_writes_print_one_line_and_recovery_prints_one_more() {
         .filter(|l| l.starts_with("logwarden:"))
         .collect();
     assert_eq!(ours.len(), 2, "{stderr}");
-    assert!(ours[0].contains("failed: No space left on device"), "{}", ours[0]);
-    assert!(ours[1].contains("works again; 50 lines were lost"), "{}", ours[1]);
+    assert!(
+        ours[0].contains("failed: No space left on device"),
+        "{}",
+        ours[0]
+    );
+    assert!(
+        ours[1].contains("works again; 50 lines were lost"),
+        "{}",
+        ours[1]
+    );
 }

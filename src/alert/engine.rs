@@ -135,9 +135,11 @@ impl Engine {
                 self.release(old);
             }
         }
-        self.ring.push_back((at, key));
         if !self.ring_samples.contains_key(&key) {
             // A group the incident already describes reuses its sample; otherwise format one.
+            // This runs the host's `Display`/`Debug` code, which may panic: nothing about this
+            // event is recorded before it returns, so a panic leaves the ring consistent (the
+            // event is simply not counted).
             let known = self
                 .incident
                 .as_ref()
@@ -146,6 +148,7 @@ impl Engine {
             self.ring_samples
                 .insert(key, (0, known.unwrap_or_else(sample)));
         }
+        self.ring.push_back((at, key));
         if let Some(entry) = self.ring_samples.get_mut(&key) {
             entry.0 += 1;
         }
@@ -471,5 +474,21 @@ mod tests {
             });
         }
         assert_eq!(built, 1);
+    }
+
+    #[test]
+    fn a_sample_that_panics_leaves_the_engine_consistent() {
+        let mut e = engine(2, 60, 300);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            e.observe(0, 7, || panic!("a Display impl that panics"));
+        }));
+        assert!(panicked.is_err());
+        // The panicking event was not counted; the next two of another group open an incident
+        // described by their own sample, with no empty group left behind.
+        assert!(e.observe(S, 1, || sample("after")).is_empty());
+        let alerts = e.observe(2 * S, 1, || sample("after"));
+        assert_eq!(kinds(&alerts), [AlertKind::Opened]);
+        assert_eq!(alerts[0].top_errors.len(), 1);
+        assert_eq!(alerts[0].top_errors[0].message, "after");
     }
 }

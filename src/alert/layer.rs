@@ -81,15 +81,28 @@ fn group_key(meta: &Metadata<'_>) -> u64 {
 }
 
 /// Collects the message and a `trace_id` field of an event (unless `trace_id` is a redacted key).
+/// The first value of each wins, as in the record.
 struct SampleVisitor<'a> {
-    message: String,
+    message: Option<String>,
     trace_id: Option<String>,
     policy: &'a Policy,
 }
 
 impl SampleVisitor<'_> {
-    fn wants_trace_id(&self, field: &Field) -> bool {
-        field.name() == "trace_id" && !self.policy.redaction.redacts_key("trace_id")
+    fn not_message(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() != "message" {
+            self.record_debug(field, value);
+        }
+    }
+
+    /// Where the value of `field` goes, if it is wanted and not taken yet.
+    fn slot(&mut self, field: &Field) -> Option<&mut Option<String>> {
+        let slot = match field.name() {
+            "message" => &mut self.message,
+            "trace_id" if !self.policy.redaction.redacts_field(field.name()) => &mut self.trace_id,
+            _ => return None,
+        };
+        slot.is_none().then_some(slot)
     }
 }
 
@@ -98,21 +111,41 @@ impl SampleVisitor<'_> {
 /// secret that masking would have caught there (a pattern cut in half is not recognised).
 impl Visit for SampleVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        let taken = &value[..floor_boundary(value, self.policy.max_field)];
-        if field.name() == "message" {
-            self.message.push_str(taken);
-        } else if self.wants_trace_id(field) {
-            self.trace_id = Some(taken.to_owned());
+        let cap = self.policy.max_field;
+        if let Some(slot) = self.slot(field) {
+            *slot = Some(value[..floor_boundary(value, cap)].to_owned());
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         let cap = self.policy.max_field;
-        if field.name() == "message" {
-            self.message = CappedString::format(cap, format_args!("{value:?}")).text;
-        } else if self.wants_trace_id(field) {
-            self.trace_id = Some(CappedString::format(cap, format_args!("{value:?}")).text);
+        if let Some(slot) = self.slot(field) {
+            *slot = Some(CappedString::format(cap, format_args!("{value:?}")).text);
         }
+    }
+
+    // Numbers, booleans and errors named `message` are not the record's message (it writes them
+    // as `fields.message`), so they are not the alert's either; a numeric `trace_id` still is.
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.not_message(field, &value);
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.not_message(field, &value);
+    }
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        self.not_message(field, &value);
+    }
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.not_message(field, &value);
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.not_message(field, &value);
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.not_message(field, &value);
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.not_message(field, &format_args!("{value}"));
     }
 }
 
@@ -155,25 +188,25 @@ where
         let now = self.clock.now_micros();
         let alerts = self.engine.lock().observe(now, key, || {
             let mut visitor = SampleVisitor {
-                message: String::new(),
+                message: None,
                 trace_id: None,
                 policy: &self.policy,
             };
             event.record(&mut visitor);
             let patterns = self.policy.redaction.value_patterns();
-            let message = redact_text(visitor.message, patterns);
+            // Like every text in the record: taken up to the field cap, masked, then cut.
+            let shown = |text: String| cut(redact_text(text, patterns), MESSAGE_MAX);
+            let target = meta.target();
+            let target = &target[..floor_boundary(target, self.policy.max_field)];
             let (span_trace_id, context) = crate::record::span_context(event, &ctx);
             Sample {
-                message: cut(message, MESSAGE_MAX),
-                target: meta.target().to_owned(),
+                message: shown(visitor.message.unwrap_or_default()),
+                target: shown(target.to_owned()),
                 location: meta.file().map(|f| match meta.line() {
                     Some(line) => format!("{f}:{line}"),
                     None => f.to_owned(),
                 }),
-                trace_id: visitor
-                    .trace_id
-                    .map(|t| cut(redact_text(t, patterns), MESSAGE_MAX))
-                    .or(span_trace_id),
+                trace_id: visitor.trace_id.map(shown).or(span_trace_id),
                 context: context.map(|c| cut(c, MESSAGE_MAX)),
             }
         });

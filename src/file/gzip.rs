@@ -25,6 +25,7 @@ impl Compressor {
         let thread = thread::Builder::new()
             .name("logwarden-gzip".into())
             .spawn(move || {
+                crate::diag::enter_quiet_thread();
                 for rotated in rx {
                     if let Err(e) = compress(&rotated, mode) {
                         report(format_args!("cannot compress {}: {e}", rotated.display()));

@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use super::escape::quoted_into;
 use super::fields::{push_text, same_key, Recorder, Rendered};
-use super::policy::{Policy, DROPPED_FIELDS_KEY, MIN_FIELD_BYTES};
+use super::policy::{
+    Policy, DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_LINE_BYTES, DROPPED_FIELDS_KEY, MIN_FIELD_BYTES,
+};
 use crate::clock::Clock;
 use crate::redact::Redaction;
 use crate::timestamp::push_rfc3339_cached;
@@ -46,6 +48,9 @@ pub struct JsonLayer<W> {
     service: String,
     env: String,
     clock: Clock,
+    /// The caps as asked for; `policy` holds them brought into range, so the order of the two
+    /// setters does not matter.
+    caps: (usize, usize),
     policy: Arc<Policy>,
 }
 
@@ -69,6 +74,7 @@ impl<W> JsonLayer<W> {
             service: crate::host::executable_name().to_owned(),
             env: "development".to_owned(),
             clock: Clock::System,
+            caps: (DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_LINE_BYTES),
             policy: Arc::new(Policy::default()),
         };
         layer.render_constants();
@@ -103,18 +109,24 @@ impl<W> JsonLayer<W> {
     /// 64 bytes ..= half the line cap.
     #[must_use]
     pub fn max_field_bytes(mut self, bytes: usize) -> Self {
-        Arc::make_mut(&mut self.policy).max_field = bytes;
-        self.policy = Arc::new((*self.policy).clone().clamped());
-        self
+        self.caps.0 = bytes;
+        self.apply_caps()
     }
 
     /// Caps each line at `bytes` (default 96 KiB, at least 1 KiB): fields that would not fit are
-    /// left out and counted in `logwarden.dropped_fields`. The record's own keys are always
-    /// written, so only a service, env or target name of kilobytes could exceed it.
+    /// left out and counted in `logwarden.dropped_fields`; when the message and the target alone
+    /// would overflow it, both are cut shorter. Only a service, env, host or span name of
+    /// kilobytes could still exceed it.
     #[must_use]
     pub fn max_line_bytes(mut self, bytes: usize) -> Self {
-        Arc::make_mut(&mut self.policy).max_line = bytes;
-        self.policy = Arc::new((*self.policy).clone().clamped());
+        self.caps.1 = bytes;
+        self.apply_caps()
+    }
+
+    fn apply_caps(mut self) -> Self {
+        let policy = Arc::make_mut(&mut self.policy);
+        (policy.max_field, policy.max_line) = self.caps;
+        *policy = policy.clone().clamped();
         self
     }
 
@@ -148,6 +160,7 @@ impl<W> JsonLayer<W> {
             service: self.service,
             env: self.env,
             clock: self.clock,
+            caps: self.caps,
             policy: self.policy,
         }
     }
@@ -506,5 +519,31 @@ fn json_value_text(fragment: &[u8]) -> Option<String> {
     match serde_json::from_slice::<serde_json::Value>(&fragment[value_start..]).ok()? {
         serde_json::Value::String(s) => Some(s),
         other => Some(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cap_setters_do_not_depend_on_their_order() {
+        let a = JsonLayer::new(std::io::sink)
+            .max_field_bytes(60_000)
+            .max_line_bytes(200_000);
+        let b = JsonLayer::new(std::io::sink)
+            .max_line_bytes(200_000)
+            .max_field_bytes(60_000);
+        for layer in [a, b] {
+            assert_eq!(
+                (layer.policy.max_field, layer.policy.max_line),
+                (60_000, 200_000)
+            );
+        }
+        // Out of range: brought back in.
+        let c = JsonLayer::new(std::io::sink)
+            .max_line_bytes(10)
+            .max_field_bytes(1 << 30);
+        assert_eq!((c.policy.max_field, c.policy.max_line), (512, 1024));
     }
 }

@@ -1,22 +1,26 @@
 //! Matching field names against the list of sensitive keys.
 //!
 //! Names are compared word by word, case-insensitively: `password` matches `password`,
-//! `db_password`, `DB-Password` and `userPassword`, but not `passwords_enabled` or `lesson`
-//! (for `ssn`). Splitting into words is what makes one list cover `snake_case`, `kebab-case`,
-//! `dotted.names` and `camelCase` without a pattern per spelling.
+//! `db_password`, `DB-Password`, `userPassword` and `password2`, but not `lesson` (for `ssn`).
+//! Splitting into words is what makes one list cover `snake_case`, `kebab-case`, `dotted.names`
+//! and `camelCase` without a pattern per spelling. A key of five letters or more also matches at
+//! the start or the end of a word (`newpassword`, `csrftoken`, `sessionid`), since all-lowercase
+//! compounds are common, but not its plural (`tokens_used`, `passwords_enabled` are counts and
+//! flags): redaction errs on the side of hiding.
 
 use smallvec::SmallVec;
 
 /// A word of a name: a byte range.
 type Words = SmallVec<[(u16, u16); 8]>;
 
-/// Splits `name` into words at every non-alphanumeric ASCII byte and at camelCase boundaries
-/// (`userPassword` → user|Password, `HTTPCookie` → HTTP|Cookie). Non-ASCII bytes belong to words.
+/// Splits `name` into words at every non-alphanumeric ASCII byte, at camelCase boundaries
+/// (`userPassword` → user|Password, `HTTPCookie` → HTTP|Cookie) and between letters and digits
+/// (`cvv2` → cvv|2). Non-ASCII bytes belong to words.
 fn words(name: &str) -> Words {
     let b = name.as_bytes();
     let mut out = Words::new();
     // Names longer than this are not split further: no real key is that long.
-    let len = b.len().min(u16::MAX as usize);
+    let len = crate::text::floor_boundary(name, u16::MAX as usize);
     let is_word = |c: u8| c.is_ascii_alphanumeric() || !c.is_ascii();
     let mut start: Option<usize> = None;
     for i in 0..len {
@@ -31,10 +35,10 @@ fn words(name: &str) -> Words {
             let prev = b[i - 1];
             let camel = c.is_ascii_uppercase()
                 && (prev.is_ascii_lowercase()
-                    || prev.is_ascii_digit()
                     || (prev.is_ascii_uppercase()
                         && b.get(i + 1).is_some_and(|n| n.is_ascii_lowercase())));
-            if camel {
+            let digits = c.is_ascii_digit() != prev.is_ascii_digit() && prev.is_ascii();
+            if camel || digits {
                 out.push((s as u16, i as u16));
                 start = Some(i);
             }
@@ -70,7 +74,8 @@ impl Key {
     }
 }
 
-/// Whether `name` contains the words of any key, in order and adjacent.
+/// Whether `name` contains the words of any key, in order and adjacent, or a word that starts or
+/// ends with a long one-word key.
 pub(crate) fn matches(keys: &[Key], name: &str) -> bool {
     if keys.is_empty() {
         return false;
@@ -83,14 +88,27 @@ pub(crate) fn matches(keys: &[Key], name: &str) -> bool {
     };
     keys.iter().any(|key| {
         let n = key.words.len();
-        n <= spans.len()
+        let whole_words = n <= spans.len()
             && (0..=spans.len() - n).any(|first| {
                 key.words
                     .iter()
                     .enumerate()
                     .all(|(k, w)| word(first + k).eq_ignore_ascii_case(w.as_bytes()))
-            })
+            });
+        whole_words || (n == 1 && (0..spans.len()).any(|i| affix(word(i), &key.words[0])))
     })
+}
+
+/// Whether `word` starts or ends with `key` (five letters or more), other than as its plural.
+fn affix(word: &[u8], key: &str) -> bool {
+    let key = key.as_bytes();
+    if key.len() < 5 || word.len() <= key.len() {
+        return false;
+    }
+    let plural = word.len() == key.len() + 1 && word[key.len()].eq_ignore_ascii_case(&b's');
+    let starts = word[..key.len()].eq_ignore_ascii_case(key) && !plural;
+    let ends = word[word.len() - key.len()..].eq_ignore_ascii_case(key);
+    starts || ends
 }
 
 #[cfg(test)]
@@ -112,7 +130,8 @@ mod tests {
         assert_eq!(split("userPassword"), ["user", "Password"]);
         assert_eq!(split("HTTPCookie"), ["HTTP", "Cookie"]);
         assert_eq!(split("APIKEY"), ["APIKEY"]);
-        assert_eq!(split("oauth2Token"), ["oauth2", "Token"]);
+        assert_eq!(split("oauth2Token"), ["oauth", "2", "Token"]);
+        assert_eq!(split("cvv2"), ["cvv", "2"]);
         assert_eq!(split("__"), Vec::<&str>::new());
         assert_eq!(split("mot_de_passé"), ["mot", "de", "passé"]);
     }
@@ -138,6 +157,10 @@ mod tests {
             "setCookie",
             "ssn",
             "user.ssn",
+            "ssn2",
+            "password2",
+            "newpassword",
+            "PASSWORDHASH",
         ] {
             assert!(matches(&keys, name), "{name} should match");
         }
@@ -149,11 +172,36 @@ mod tests {
             "cookie",
             "lesson",
             "ssns",
+            "assnotes",
             "",
             "user_id",
         ] {
             assert!(!matches(&keys, name), "{name} should not match");
         }
+    }
+
+    #[test]
+    fn long_keys_match_inside_lowercase_compounds_but_not_as_plurals() {
+        let keys = list(&["token", "session", "cvv"]);
+        for name in [
+            "csrftoken",
+            "authToken",
+            "sessionid",
+            "SESSIONID",
+            "accesstoken",
+        ] {
+            assert!(matches(&keys, name), "{name} should match");
+        }
+        for name in ["tokens_used", "total_tokens", "sessions", "cvvs", "tok"] {
+            assert!(!matches(&keys, name), "{name} should not match");
+        }
+    }
+
+    #[test]
+    fn a_huge_entry_or_name_never_splits_a_character() {
+        let long = format!("{}é", "a".repeat(65_534));
+        assert!(Key::new(&long).is_some());
+        assert!(!matches(&list(&["password"]), &long));
     }
 
     #[test]

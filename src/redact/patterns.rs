@@ -133,9 +133,34 @@ fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
+/// Bytes of an e-mail local part: RFC 5322's `atext` and dots, and any non-ASCII byte (SMTPUTF8
+/// addresses), so that no part of an unusual address is left in front of the mask.
 #[inline]
 fn is_email_local(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-')
+    b.is_ascii_alphanumeric()
+        || !b.is_ascii()
+        || matches!(
+            b,
+            b'.' | b'!'
+                | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'/'
+                | b'='
+                | b'?'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'{'
+                | b'|'
+                | b'}'
+                | b'~'
+                | b'-'
+        )
 }
 
 #[inline]
@@ -274,45 +299,49 @@ pub(crate) fn redact_text(text: String, patterns: ValuePatterns) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// A card number starting at `i`: returns its end.
+/// A card number starting at `i`: returns its end. The run of digit groups may go on past the
+/// card (`4111 1111 1111 1111 123` with the CVV, `…-2024` with a year): the longest prefix that
+/// ends a group, has 13–19 digits and passes Luhn is the card.
 fn card(buf: &[u8], i: usize, end: usize) -> Option<usize> {
     let mut digits: SmallVec<[u8; 19]> = SmallVec::new();
+    let mut best = None;
     let mut j = i;
-    while j < end {
-        let b = buf[j];
-        if b.is_ascii_digit() {
+    loop {
+        while j < end && buf[j].is_ascii_digit() {
             if digits.len() == 19 {
-                return None;
+                return best;
             }
-            digits.push(b - b'0');
+            digits.push(buf[j] - b'0');
             j += 1;
-        } else if (b == b' ' || b == b'-') && j + 1 < end && buf[j + 1].is_ascii_digit() {
-            j += 1;
-        } else {
-            break;
         }
+        let bounded = j >= end || !is_word(buf[j]);
+        if (13..=19).contains(&digits.len()) && bounded && luhn(&digits) {
+            best = Some(j);
+        }
+        let separator_then_digit =
+            j + 1 < end && (buf[j] == b' ' || buf[j] == b'-') && buf[j + 1].is_ascii_digit();
+        if !separator_then_digit {
+            return best;
+        }
+        j += 1;
     }
-    if digits.len() < 13 || (j < end && is_word(buf[j])) {
-        return None;
-    }
+}
+
+fn luhn(digits: &[u8]) -> bool {
     let sum: u32 = digits
         .iter()
         .rev()
         .enumerate()
         .map(|(k, &d)| {
             let d = u32::from(d);
-            if k % 2 == 1 {
-                if d * 2 > 9 {
-                    d * 2 - 9
-                } else {
-                    d * 2
-                }
-            } else {
-                d
+            match (k % 2 == 1, d * 2) {
+                (true, doubled) if doubled > 9 => doubled - 9,
+                (true, doubled) => doubled,
+                (false, _) => d,
             }
         })
         .sum();
-    sum.is_multiple_of(10).then_some(j)
+    sum.is_multiple_of(10)
 }
 
 /// A JWT starting at `i` (`eyJ` + base64url, `.`, base64url, `.`, optional base64url).
@@ -362,8 +391,10 @@ fn bearer(buf: &[u8], i: usize, end: usize) -> Option<(usize, usize)> {
     while s < end && buf[s] == b' ' {
         s += 1;
     }
-    let is_token =
-        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+    // RFC 6750's token68, plus `%` for tokens that went through URL encoding.
+    let is_token = |b: u8| {
+        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'%')
+    };
     let mut e = s;
     while e < end && is_token(buf[e]) {
         e += 1;
@@ -433,6 +464,10 @@ mod tests {
             "not@mail, @x.com, a@localhost, a@b.c1"
         );
         assert_eq!(run("ünï a@ex.com", p), "ünï ***@ex.com");
+        assert_eq!(
+            run("o'brien@ex.com jörg@ex.de first/last@ex.com", p),
+            "***@ex.com ***@ex.de ***@ex.com"
+        );
     }
 
     #[test]
@@ -463,6 +498,7 @@ mod tests {
             "Authorization: Bearer [REDACTED] end"
         );
         assert_eq!(run("the bearer of bad news", p), "the bearer of bad news");
+        assert_eq!(run("bearer ab%2Fcdef%3D1234", p), "bearer [REDACTED]");
         let jwt =
             "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dBjftJeZ4CVPmB92K27uhbUJU1p1r_wW1gFWFOEjXk";
         assert_eq!(run(&format!("t={jwt};"), p), "t=[REDACTED:jwt];");

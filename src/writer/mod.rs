@@ -10,7 +10,7 @@ mod worker;
 
 use std::fmt;
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use tracing_core::Metadata;
@@ -110,17 +110,25 @@ impl<'a> MakeWriter<'a> for NonBlocking {
     }
 }
 
-/// Flushes writer threads from anywhere (the panic hook), without owning them: once the guard
-/// has stopped them, a flush returns at once.
-#[derive(Clone, Debug)]
-pub(crate) struct Flusher(Vec<Arc<worker::Shared>>);
+/// Flushes writer threads from anywhere (the panic hook), without owning them or keeping their
+/// buffers alive: once the guard has stopped them, a flush returns at once.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Flusher(Vec<Weak<worker::Shared>>);
 
 impl Flusher {
     pub(crate) fn new(workers: &[WorkerHandle]) -> Self {
-        Flusher(workers.iter().map(WorkerHandle::shared).collect())
+        Flusher(
+            workers
+                .iter()
+                .map(|w| Arc::downgrade(&w.shared()))
+                .collect(),
+        )
     }
 
     pub(crate) fn flush_until(&self, deadline: Instant) -> bool {
-        self.0.iter().all(|w| w.flush_until(deadline))
+        self.0
+            .iter()
+            .filter_map(Weak::upgrade)
+            .all(|w| w.flush_until(deadline))
     }
 }

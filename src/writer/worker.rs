@@ -279,6 +279,8 @@ impl Drop for ExitGuard {
 impl Worker {
     fn run(mut self) {
         ON_WRITER_THREAD.set(true);
+        // Also quiet: the panic hook and the alert layer leave the crate's own threads alone.
+        crate::diag::enter_quiet_thread();
         let _exit = ExitGuard(Arc::clone(&self.shared));
         let mut batch = Vec::new();
         loop {
