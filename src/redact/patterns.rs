@@ -249,10 +249,68 @@ pub(crate) fn redact(buf: &mut Vec<u8>, start: usize, patterns: ValuePatterns, e
     buf.extend_from_slice(&tail);
 }
 
+/// For the one-pass survey of short values: which bytes hint at which pattern.
+const HINT_AT: u8 = 1;
+const HINT_DIGIT: u8 = 2;
+const HINT_B: u8 = 4;
+const HINT_J: u8 = 8;
+const HINT_A: u8 = 16;
+
+static HINTS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b'@' as usize] = HINT_AT;
+    let mut d = b'0';
+    while d <= b'9' {
+        t[d as usize] = HINT_DIGIT;
+        d += 1;
+    }
+    t[b'b' as usize] = HINT_B;
+    t[b'B' as usize] = HINT_B;
+    t[b'J' as usize] = HINT_J;
+    t[b'A' as usize] = HINT_A;
+    t
+};
+
+/// Values up to this length are surveyed in one pass over a table; longer ones with `memchr`.
+const SHORT: usize = 256;
+
 /// The patterns that could match somewhere in `text`, from what each needs to be present: most
-/// text has no `@`, no 13 digits, no `bearer`, `eyJ` or `AKIA`, and is then never walked byte by
-/// byte (the searches are SIMD-accelerated in `memchr`).
+/// text has no `@`, no 13 digits, no `bearer`, `eyJ` or `AKIA`, and is then never walked by the
+/// scanner. Short values (messages, targets, most fields) are surveyed in one pass; a pattern's
+/// own search then runs only if its hint byte was seen.
 fn candidates(text: &[u8], patterns: ValuePatterns) -> ValuePatterns {
+    if text.len() <= SHORT {
+        let (mut seen, mut digits) = (0u8, 0usize);
+        for &b in text {
+            let hint = HINTS[b as usize];
+            seen |= hint;
+            digits += usize::from(hint == HINT_DIGIT);
+        }
+        let mut hinted = ValuePatterns::NONE;
+        for (hint, pattern) in [
+            (HINT_AT, ValuePatterns::EMAIL),
+            (HINT_B, ValuePatterns::BEARER),
+            (HINT_J, ValuePatterns::JWT),
+            (HINT_A, ValuePatterns::AWS_KEY),
+        ] {
+            if seen & hint != 0 {
+                hinted = hinted | pattern;
+            }
+        }
+        if digits >= 13 {
+            hinted = hinted | ValuePatterns::CARD;
+        }
+        let patterns = ValuePatterns(patterns.0 & hinted.0);
+        if patterns.is_empty() {
+            return patterns;
+        }
+        return confirmed(text, patterns);
+    }
+    confirmed(text, patterns)
+}
+
+/// [`candidates`]' searches, one per pattern.
+fn confirmed(text: &[u8], patterns: ValuePatterns) -> ValuePatterns {
     // Single-byte searches on a byte that is rare in prose, then a look around it: cheaper on
     // short values than a substring searcher.
     let around = |needle: u8, at: &dyn Fn(usize) -> bool| memchr::memchr_iter(needle, text).any(at);
