@@ -151,16 +151,40 @@ impl Rendered {
     fn has(&self, name: &str) -> bool {
         self.entries.iter().any(|e| same_key(e.name, name))
     }
+}
+
+/// A span's rendered fields as stored in its extensions. Small spans (the usual `trace_id`,
+/// `user_id`, `method`) fit inline, so storing them costs only the registry's box for the
+/// extension: one allocation per span.
+#[derive(Debug, Default)]
+pub(crate) struct SpanFields {
+    buf: SmallVec<[u8; 128]>,
+    entries: SmallVec<[Entry; 4]>,
+}
+
+impl SpanFields {
+    /// A copy of what was rendered into a scratch buffer, sized to fit.
+    pub(crate) fn from_rendered(rendered: &Rendered) -> Self {
+        SpanFields {
+            buf: SmallVec::from_slice(&rendered.buf),
+            entries: rendered.entries.clone(),
+        }
+    }
+
+    pub(crate) fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The `"key":value` fragment of an entry.
+    #[inline]
+    pub(crate) fn fragment(&self, e: &Entry) -> &[u8] {
+        &self.buf[e.start as usize..e.end as usize]
+    }
 
     /// Replaces fields present in `update` (keeping their position) and appends the new ones:
     /// `span.record(..)` on a field that already has a value overwrites it.
-    pub(crate) fn merge(&mut self, update: Rendered) {
-        if self.is_empty() {
-            *self = update;
-            return;
-        }
-        let mut merged = Rendered::default();
-        merged.buf.reserve(self.buf.len() + update.buf.len());
+    pub(crate) fn merge(&mut self, update: &Rendered) {
+        let mut merged = SpanFields::default();
         for e in &self.entries {
             let source = match update.entries.iter().find(|u| same_key(u.name, e.name)) {
                 Some(u) => update.fragment(u),
@@ -169,7 +193,7 @@ impl Rendered {
             merged.push_fragment(e.name, source);
         }
         for u in &update.entries {
-            if !merged.has(u.name) {
+            if !merged.entries.iter().any(|e| same_key(e.name, u.name)) {
                 merged.push_fragment(u.name, update.fragment(u));
             }
         }

@@ -14,7 +14,7 @@ use tracing_subscriber::registry::LookupSpan;
 use std::sync::Arc;
 
 use super::escape::quoted_into;
-use super::fields::{push_text, same_key, Recorder, Rendered};
+use super::fields::{push_text, same_key, Recorder, Rendered, SpanFields};
 use super::policy::{
     Policy, DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_LINE_BYTES, DROPPED_FIELDS_KEY, MIN_FIELD_BYTES,
 };
@@ -128,6 +128,32 @@ impl<W> JsonLayer<W> {
         (policy.max_field, policy.max_line) = self.caps;
         *policy = policy.clone().clamped();
         self
+    }
+
+    /// Renders span fields into the thread's scratch buffer (no allocation once it has grown),
+    /// then hands the result to `keep`, which copies what it stores.
+    fn render_span_fields<R>(
+        &self,
+        record: impl FnOnce(&mut dyn tracing_core::field::Visit),
+        keep: impl FnOnce(&Rendered) -> R,
+    ) -> R {
+        let render = |scratch: &mut Rendered| {
+            scratch.clear();
+            record(&mut Recorder {
+                fields: scratch,
+                message: None,
+                skip_log_fields: false,
+                policy: &self.policy,
+                message_cap: self.policy.max_field,
+                message_taken: false,
+            });
+            keep(scratch)
+        };
+        BUFFERS.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut bufs) => render(&mut bufs.fields),
+            // Re-entered (a span created while this thread formats): a scratch of its own.
+            Err(_) => render(&mut Rendered::default()),
+        })
     }
 
     /// The rules shared with the alert layer and the pretty output.
@@ -248,7 +274,7 @@ impl<W> JsonLayer<W> {
                     quoted_into(line, span.name());
                 }
                 let ext = span.extensions();
-                let Some(rendered) = ext.get::<Rendered>() else {
+                let Some(rendered) = ext.get::<SpanFields>() else {
                     continue;
                 };
                 let first = frags.len();
@@ -417,43 +443,34 @@ where
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        let mut rendered = Rendered::default();
-        attrs.record(&mut Recorder {
-            fields: &mut rendered,
-            message: None,
-            skip_log_fields: false,
-            policy: &self.policy,
-            message_cap: self.policy.max_field,
-            message_taken: false,
-        });
-        if !rendered.is_empty() {
+        let fields = self.render_span_fields(
+            |visitor| attrs.record(visitor),
+            |rendered| (!rendered.is_empty()).then(|| SpanFields::from_rendered(rendered)),
+        );
+        if let Some(fields) = fields {
             // `replace`, not `insert`: a second JsonLayer in the same stack renders the same
             // fields, and `insert` would panic on the duplicate.
-            span.extensions_mut().replace(rendered);
+            span.extensions_mut().replace(fields);
         }
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        let mut update = Rendered::default();
-        values.record(&mut Recorder {
-            fields: &mut update,
-            message: None,
-            skip_log_fields: false,
-            policy: &self.policy,
-            message_cap: self.policy.max_field,
-            message_taken: false,
-        });
-        if update.is_empty() {
-            return;
-        }
-        let mut ext = span.extensions_mut();
-        match ext.get_mut::<Rendered>() {
-            Some(existing) => existing.merge(update),
-            None => {
-                ext.replace(update);
-            }
-        }
+        self.render_span_fields(
+            |visitor| values.record(visitor),
+            |update| {
+                if update.is_empty() {
+                    return;
+                }
+                let mut ext = span.extensions_mut();
+                match ext.get_mut::<SpanFields>() {
+                    Some(existing) => existing.merge(update),
+                    None => {
+                        ext.replace(SpanFields::from_rendered(update));
+                    }
+                }
+            },
+        );
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
@@ -485,7 +502,7 @@ where
     if let Some(scope) = ctx.event_scope(event) {
         for span in scope {
             let ext = span.extensions();
-            let Some(rendered) = ext.get::<Rendered>() else {
+            let Some(rendered) = ext.get::<SpanFields>() else {
                 continue;
             };
             for e in rendered.entries() {

@@ -313,6 +313,12 @@ impl Worker {
                 self.housekeeping(false);
                 self.write(&batch);
                 batch.clear();
+                // While busy, the buffer handed back to callers at the next swap can already
+                // hold a full batch: callers never grow it, so an event allocates nothing on
+                // their thread. Both buffers are released when idle (above).
+                if batch.capacity() < self.shared.capacity {
+                    batch.reserve(self.shared.capacity);
+                }
             }
             self.dropped_unreported += dropped;
             if self.dropped_unreported > 0 && self.failing.is_none() {
