@@ -81,15 +81,26 @@ fn request(n: u64) {
     }
 }
 
+/// Everything `init()` would install (JSON file with rotation, redaction defaults, alert layer,
+/// no webhook), as a layer.
+fn whole_stack(
+    dir: &std::path::Path,
+) -> (
+    Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync>,
+    logwarden::Guard,
+) {
+    logwarden::builder()
+        .service("orders")
+        .dir(dir)
+        .capture_log(false)
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn events_allocate_nothing_on_the_callers_thread_in_steady_state() {
     let dir = tempfile::tempdir().unwrap();
-    let (layer, guard) = logwarden::builder()
-        .service("orders")
-        .dir(dir.path())
-        .capture_log(false)
-        .build()
-        .unwrap();
+    let (layer, guard) = whole_stack(dir.path());
     let subscriber = tracing_subscriber::registry().with(layer);
     tracing::subscriber::with_default(subscriber, || {
         let request =
@@ -143,12 +154,7 @@ fn a_request_allocates_at_most_one_buffer_per_span_beyond_the_registry() {
             .with(Nothing),
     );
     let dir = tempfile::tempdir().unwrap();
-    let (layer, guard) = logwarden::builder()
-        .service("orders")
-        .dir(dir.path())
-        .capture_log(false)
-        .build()
-        .unwrap();
+    let (layer, guard) = whole_stack(dir.path());
     let ours = per_request(tracing_subscriber::registry().with(layer));
     assert!(guard.flush());
     eprintln!("allocations per request (2 spans, 10 events, 10 filtered out): {ours} with logwarden, {floor} for the registry and EnvFilter alone");
