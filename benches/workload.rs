@@ -1,0 +1,297 @@
+//! The request workload of issue 7, identical for every stack, in one run:
+//!
+//! per request, a `request` span (`trace_id` as 32 hex characters, `method`) containing a
+//! `payment` span (`user_id`), ten `info!` events with an integer, a float and a message, one
+//! `error!` per 100 requests, and one filtered-out `debug!` per event; filter `info`.
+//!
+//! * Caller cost (criterion, ns per event = time per request ÷ 10): logwarden's whole stack
+//!   (`builder().build()`: rotating file, redaction defaults, alert layer, no webhook) against the
+//!   usual stack (tracing-subscriber JSON with `with_current_span` + `with_span_list` → lossless
+//!   `tracing_appender::non_blocking` → file); and the JSON layers alone into `io::sink`.
+//! * End-to-end throughput (timed runs, not criterion): lines per second reaching the file with 1
+//!   and 2 producer threads, lossless, from the first event until every line is on disk; every
+//!   line is then counted in the files.
+//!
+//! `cargo bench --bench workload` (full run, about two minutes);
+//! `cargo bench --bench workload -- --test` (smoke: every benchmark once, a short throughput run).
+
+use std::io::{self, BufRead};
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+use criterion::Criterion;
+use tracing::Subscriber;
+use tracing_bunyan_formatter::{BunyanFormattingLayer, JsonStorageLayer};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::EnvFilter;
+
+const EVENTS_PER_REQUEST: u64 = 10;
+
+/// One request of the workload; `n` is the request's number.
+#[inline(always)]
+fn request(n: u64) {
+    let request = tracing::info_span!(
+        "request",
+        trace_id = "4bf92f3577b34da6a3ce929d0e0e4736",
+        method = "POST"
+    );
+    let _request = request.enter();
+    let payment = tracing::info_span!("payment", user_id = 4242_u64 + n % 7);
+    let _payment = payment.enter();
+    for i in 0..EVENTS_PER_REQUEST {
+        tracing::info!(items = n + i, total = 59.9_f64, "order placed");
+        tracing::debug!(step = i, "filtered out");
+    }
+    if n % 100 == 0 {
+        tracing::error!(code = 502_u64, "payment provider failed");
+    }
+}
+
+fn ts_json<W>(w: W) -> impl Subscriber + Send + Sync
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    tracing_subscriber::registry()
+        .with(EnvFilter::new("info"))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_current_span(true)
+                .with_span_list(true)
+                .with_writer(w),
+        )
+}
+
+fn bunyan<W>(w: W) -> impl Subscriber + Send + Sync
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    tracing_subscriber::registry()
+        .with(EnvFilter::new("info"))
+        .with(JsonStorageLayer)
+        .with(BunyanFormattingLayer::new("orders".into(), w))
+}
+
+fn json_layer<W>(w: W) -> impl Subscriber + Send + Sync
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    tracing_subscriber::registry()
+        .with(EnvFilter::new("info"))
+        .with(logwarden::JsonLayer::new(w).service("orders"))
+}
+
+/// The whole logwarden stack writing to `dir`, as `init()` would build it (no webhook).
+fn logwarden_stack(dir: &Path) -> (impl Subscriber + Send + Sync, logwarden::Guard) {
+    let (layer, guard) = logwarden::builder()
+        .service("orders")
+        .dir(dir)
+        .max_bytes(256 << 20)
+        .capture_log(false)
+        .build()
+        .expect("logwarden builder");
+    (tracing_subscriber::registry().with(layer), guard)
+}
+
+/// The usual stack writing to `dir/usual.log`.
+fn usual_stack(dir: &Path) -> (impl Subscriber + Send + Sync, impl Drop) {
+    let appender = tracing_appender::rolling::never(dir, "usual.log");
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(appender);
+    (ts_json(writer), guard)
+}
+
+fn bench_one<S: Subscriber + Send + Sync + 'static>(
+    c: &mut Criterion,
+    group: &str,
+    id: &str,
+    s: S,
+) {
+    tracing::subscriber::with_default(s, || {
+        let mut g = c.benchmark_group(group);
+        g.throughput(criterion::Throughput::Elements(EVENTS_PER_REQUEST));
+        let mut n = 0;
+        g.bench_function(id, |b| {
+            b.iter(|| {
+                n += 1;
+                request(n);
+            })
+        });
+        g.finish();
+    });
+}
+
+/// Lines on disk in every file of `dir` (rotated ones included).
+fn lines_in(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| {
+            let f = std::fs::File::open(e.expect("entry").path()).expect("open");
+            io::BufReader::with_capacity(1 << 20, f).lines().count() as u64
+        })
+        .sum()
+}
+
+/// Runs `requests` requests on each of `producers` threads under a global-like shared subscriber,
+/// then `finish` (flush and stop the writer). Returns lines per second, counted in the files.
+fn throughput<S, G>(
+    producers: u64,
+    requests: u64,
+    dir: &Path,
+    stack: impl FnOnce(&Path) -> (S, G),
+    finish: impl FnOnce(G),
+) -> f64
+where
+    S: Subscriber + Send + Sync + 'static,
+{
+    let (subscriber, guard) = stack(dir);
+    let dispatch = tracing::Dispatch::new(subscriber);
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for p in 0..producers {
+            let dispatch = dispatch.clone();
+            scope.spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    for n in 0..requests {
+                        request(p * requests + n);
+                    }
+                })
+            });
+        }
+    });
+    finish(guard);
+    let elapsed = start.elapsed();
+    drop(dispatch);
+    let expected = producers * (requests * EVENTS_PER_REQUEST + requests.div_ceil(100));
+    let found = lines_in(dir);
+    // logwarden also writes its own alert records (no webhook: the alert goes to the log).
+    assert!(
+        found >= expected,
+        "{found} lines on disk, {expected} events logged: lines were lost"
+    );
+    expected as f64 / elapsed.as_secs_f64()
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(40)
+        .without_plots()
+        .configure_from_args();
+    let smoke = std::env::args().any(|a| a == "--test" || a == "--list");
+    let started = SystemTime::now();
+
+    bench_one(
+        &mut c,
+        "workload-sink",
+        "logwarden-json-layer",
+        json_layer(io::sink),
+    );
+    bench_one(&mut c, "workload-sink", "ts-json", ts_json(io::sink));
+    bench_one(&mut c, "workload-sink", "bunyan", bunyan(io::sink));
+    {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (s, guard) = logwarden_stack(dir.path());
+        bench_one(&mut c, "workload-file", "logwarden-init-stack", s);
+        drop(guard);
+    }
+    {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (s, guard) = usual_stack(dir.path());
+        bench_one(&mut c, "workload-file", "usual-stack", s);
+        drop(guard);
+    }
+    c.final_summary();
+    print_caller_ratios(started);
+
+    let requests = if smoke { 2_000 } else { 50_000 };
+    println!("\nEnd-to-end, lines/s reaching the file (lossless, every line counted on disk):");
+    for producers in [1, 2] {
+        let per = requests / producers;
+        let mut ours = Vec::new();
+        let mut usual = Vec::new();
+        // Alternating rounds; the median of each.
+        for _ in 0..3 {
+            let dir = tempfile::tempdir().expect("temp dir");
+            ours.push(throughput(
+                producers,
+                per,
+                dir.path(),
+                logwarden_stack,
+                |g| {
+                    assert!(g.flush(), "flush timed out");
+                    drop(g);
+                },
+            ));
+            let dir = tempfile::tempdir().expect("temp dir");
+            usual.push(throughput(producers, per, dir.path(), usual_stack, drop));
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (o, u) = (median(&mut ours), median(&mut usual));
+        println!(
+            "  {producers} producer(s): logwarden {:.2} M/s, usual stack {:.2} M/s, ratio {:.1}×",
+            o / 1e6,
+            u / 1e6,
+            o / u
+        );
+    }
+}
+
+/// Criterion's medians for this run, as ns per event, and the ratios.
+fn print_caller_ratios(since: SystemTime) {
+    let root = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .join("criterion");
+    let median = |group: &str, id: &str| -> Option<f64> {
+        let path = root.join(group).join(id).join("new").join("estimates.json");
+        let fresh = std::fs::metadata(&path).ok()?.modified().ok()? >= since;
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+        fresh
+            .then(|| v["median"]["point_estimate"].as_f64())?
+            .map(|ns| ns / EVENTS_PER_REQUEST as f64)
+    };
+    let rows = [
+        ("workload-sink", "logwarden-json-layer"),
+        ("workload-sink", "ts-json"),
+        ("workload-sink", "bunyan"),
+        ("workload-file", "logwarden-init-stack"),
+        ("workload-file", "usual-stack"),
+    ];
+    let m: Vec<Option<f64>> = rows.iter().map(|(g, i)| median(g, i)).collect();
+    if m.iter().all(Option::is_none) {
+        println!("No fresh criterion estimates (smoke mode): no ratio table.");
+        return;
+    }
+    println!("\nCaller ns per event (request time ÷ 10; spans, the filtered debug and the 1 % error included):");
+    for ((g, i), v) in rows.iter().zip(&m) {
+        println!(
+            "  {:<40} {:>8.1}",
+            format!("{g}/{i}"),
+            v.unwrap_or(f64::NAN)
+        );
+    }
+    let ratio = |a: usize, b: usize| match (m[a], m[b]) {
+        (Some(a), Some(b)) => format!("{:.3}", a / b),
+        _ => "n/a".into(),
+    };
+    println!("Ratios (< 1: logwarden is cheaper):");
+    println!(
+        "  init() stack / usual stack      {}  (target ≤ 0.15)",
+        ratio(3, 4)
+    );
+    println!(
+        "  JSON layer / ts JSON            {}  (target ≤ 0.15)",
+        ratio(0, 1)
+    );
+    println!(
+        "  JSON layer / bunyan             {}  (target ≤ 0.30)",
+        ratio(0, 2)
+    );
+}
