@@ -43,7 +43,7 @@ fn request(n: u64) {
         tracing::info!(items = n + i, total = 59.9_f64, "order placed");
         tracing::debug!(step = i, "filtered out");
     }
-    if n % 100 == 0 {
+    if n.is_multiple_of(100) {
         tracing::error!(code = 502_u64, "payment provider failed");
     }
 }

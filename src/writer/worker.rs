@@ -44,6 +44,9 @@ pub(crate) struct SinkError {
 
 /// How long the writer sleeps when idle before doing housekeeping and releasing big buffers.
 const IDLE_TICK: Duration = Duration::from_secs(1);
+/// How long the writer keeps looking for more lines after a batch before it goes idle (and
+/// callers have to wake it): at most this much latency under load, no wake-up per line.
+const LINGER: Duration = Duration::from_millis(2);
 
 /// Buffers above this size are released when the writer goes idle.
 const IDLE_KEEP_BYTES: usize = 64 * 1024;
@@ -286,7 +289,17 @@ impl Worker {
         loop {
             let (target, dropped, shutdown) = {
                 let mut st = self.shared.state.lock();
+                let mut lingered = false;
                 while st.buf.is_empty() && st.dropped_unreported == 0 && !st.shutdown {
+                    if !lingered {
+                        // Busy callers are not asked to wake us: waking a thread is a system
+                        // call, which would cost each event more than formatting it. We look
+                        // again shortly; only a writer that found nothing for a while counts as
+                        // idle, and only then does the next line wake it.
+                        lingered = true;
+                        self.shared.wake.wait_for(&mut st, LINGER);
+                        continue;
+                    }
                     st.writer_idle = true;
                     if self.shared.wake.wait_for(&mut st, IDLE_TICK).timed_out()
                         && st.buf.is_empty()
