@@ -26,18 +26,19 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+#[path = "stacks/mod.rs"]
+mod stacks;
+
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion};
 use serde_json::Value;
 use tracing::Subscriber;
-use tracing_bunyan_formatter::{BunyanFormattingLayer, JsonStorageLayer};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::EnvFilter;
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const USER_ID: u64 = 4242;
-const FILTER: &str = "info";
 
 const SINK_GROUP: &str = "sink";
 const FILE_GROUP: &str = "file";
@@ -64,40 +65,6 @@ fn emit() {
 
 // ---------------------------------------------------------------------------------------------
 // The stacks, generic over the writer so that the preview can capture what each one writes.
-
-fn logwarden_stack<W>(w: W) -> impl Subscriber + Send + Sync
-where
-    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
-{
-    tracing_subscriber::registry()
-        .with(EnvFilter::new(FILTER))
-        .with(logwarden::JsonLayer::new(w).service("orders").env("bench"))
-}
-
-fn ts_json_stack<W>(w: W) -> impl Subscriber + Send + Sync
-where
-    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
-{
-    tracing_subscriber::registry()
-        .with(EnvFilter::new(FILTER))
-        .with(
-            tracing_subscriber::fmt::layer()
-                .json()
-                .with_current_span(true)
-                .with_span_list(true)
-                .with_writer(w),
-        )
-}
-
-fn bunyan_stack<W>(w: W) -> impl Subscriber + Send + Sync
-where
-    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
-{
-    tracing_subscriber::registry()
-        .with(EnvFilter::new(FILTER))
-        .with(JsonStorageLayer)
-        .with(BunyanFormattingLayer::new("orders".into(), w))
-}
 
 // ---------------------------------------------------------------------------------------------
 // Measurement.
@@ -164,9 +131,9 @@ fn bench_event<S>(
 fn bench_sink(c: &mut Criterion) {
     let unused = Cell::new(0);
     let mut group = c.benchmark_group(SINK_GROUP);
-    bench_contender(&mut group, LOGWARDEN, logwarden_stack(io::sink), &unused);
-    bench_contender(&mut group, TS_JSON, ts_json_stack(io::sink), &unused);
-    bench_contender(&mut group, BUNYAN, bunyan_stack(io::sink), &unused);
+    bench_contender(&mut group, LOGWARDEN, stacks::logwarden(io::sink), &unused);
+    bench_contender(&mut group, TS_JSON, stacks::ts_json(io::sink), &unused);
+    bench_contender(&mut group, BUNYAN, stacks::bunyan(io::sink), &unused);
     group.finish();
 }
 
@@ -182,7 +149,7 @@ fn bench_redaction(c: &mut Criterion) {
         (REDACT_ALL, Redaction::default().values(ValuePatterns::ALL)),
     ] {
         let subscriber = tracing_subscriber::registry()
-            .with(EnvFilter::new(FILTER))
+            .with(EnvFilter::new(stacks::FILTER))
             .with(
                 logwarden::JsonLayer::new(io::sink)
                     .service("orders")
@@ -255,7 +222,7 @@ fn bench_file(c: &mut Criterion) -> FileRun {
         tracing_appender::non_blocking::NonBlockingBuilder::default()
             .lossy(false)
             .finish(file_appender);
-    let usual_sub = ts_json_stack(non_blocking);
+    let usual_sub = stacks::ts_json(non_blocking);
 
     let logwarden_events = Cell::new(0);
     let usual_events = Cell::new(0);
@@ -328,9 +295,9 @@ fn has_key(v: &Value, key: &str) -> bool {
 fn preview() {
     println!("\nOne record per contender (same event, same spans):");
     let (lw, ts, by) = (Capture::default(), Capture::default(), Capture::default());
-    in_spans(logwarden_stack(lw.clone()), emit);
-    in_spans(ts_json_stack(ts.clone()), emit);
-    in_spans(bunyan_stack(by.clone()), emit);
+    in_spans(stacks::logwarden(lw.clone()), emit);
+    in_spans(stacks::ts_json(ts.clone()), emit);
+    in_spans(stacks::bunyan(by.clone()), emit);
     for (name, capture) in [(LOGWARDEN, &lw), (TS_JSON, &ts), (BUNYAN, &by)] {
         let line = capture.event_line();
         let v: Value = serde_json::from_str(&line)

@@ -19,12 +19,12 @@ use std::io::{self, BufRead};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
+#[path = "stacks/mod.rs"]
+mod stacks;
+
 use criterion::Criterion;
 use tracing::Subscriber;
-use tracing_bunyan_formatter::{BunyanFormattingLayer, JsonStorageLayer};
-use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::EnvFilter;
 
 const EVENTS_PER_REQUEST: u64 = 10;
 
@@ -48,40 +48,6 @@ fn request(n: u64) {
     }
 }
 
-fn ts_json<W>(w: W) -> impl Subscriber + Send + Sync
-where
-    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
-{
-    tracing_subscriber::registry()
-        .with(EnvFilter::new("info"))
-        .with(
-            tracing_subscriber::fmt::layer()
-                .json()
-                .with_current_span(true)
-                .with_span_list(true)
-                .with_writer(w),
-        )
-}
-
-fn bunyan<W>(w: W) -> impl Subscriber + Send + Sync
-where
-    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
-{
-    tracing_subscriber::registry()
-        .with(EnvFilter::new("info"))
-        .with(JsonStorageLayer)
-        .with(BunyanFormattingLayer::new("orders".into(), w))
-}
-
-fn json_layer<W>(w: W) -> impl Subscriber + Send + Sync
-where
-    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
-{
-    tracing_subscriber::registry()
-        .with(EnvFilter::new("info"))
-        .with(logwarden::JsonLayer::new(w).service("orders"))
-}
-
 /// The whole logwarden stack writing to `dir`, as `init()` would build it (no webhook).
 fn logwarden_stack(dir: &Path) -> (impl Subscriber + Send + Sync, logwarden::Guard) {
     let (layer, guard) = logwarden::builder()
@@ -100,7 +66,7 @@ fn usual_stack(dir: &Path) -> (impl Subscriber + Send + Sync, impl Drop) {
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .finish(appender);
-    (ts_json(writer), guard)
+    (stacks::ts_json(writer), guard)
 }
 
 fn bench_one<S: Subscriber + Send + Sync + 'static>(
@@ -188,10 +154,15 @@ fn main() {
         &mut c,
         "workload-sink",
         "logwarden-json-layer",
-        json_layer(io::sink),
+        stacks::logwarden(io::sink),
     );
-    bench_one(&mut c, "workload-sink", "ts-json", ts_json(io::sink));
-    bench_one(&mut c, "workload-sink", "bunyan", bunyan(io::sink));
+    bench_one(
+        &mut c,
+        "workload-sink",
+        "ts-json",
+        stacks::ts_json(io::sink),
+    );
+    bench_one(&mut c, "workload-sink", "bunyan", stacks::bunyan(io::sink));
     {
         let dir = tempfile::tempdir().expect("temp dir");
         let (s, guard) = logwarden_stack(dir.path());
