@@ -16,7 +16,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
-use crate::alert::{AlertFilter, AlertLayer, Engine, Settings as AlertSettings};
+use crate::alert::{AlertLayer, Engine, Settings as AlertSettings};
 use crate::clock::{Clock, ManualClock};
 use crate::diag::{report, Counters};
 use crate::error::Error;
@@ -945,17 +945,7 @@ impl Builder {
                 Arc::clone(&delivery.counters),
                 layer.policy(),
             );
-            // The same directives once more: `EnvFilter` is not `Clone`, and it parsed above.
-            let spans = EnvFilter::builder()
-                .parse(&self.filter.value)
-                .map_err(|e| {
-                    Error::invalid(
-                        self.filter.from,
-                        &self.filter.value,
-                        format!("invalid filter directives: {e}"),
-                    )
-                })?;
-            (Some((layer, AlertFilter::new(spans))), Some(delivery))
+            (Some(layer), Some(delivery))
         } else {
             (None, None)
         };
@@ -1074,33 +1064,26 @@ struct Assembled {
     filter: EnvFilter,
     json: JsonLayer<NonBlocking>,
     pretty: Option<NonBlocking>,
-    alert: Option<(AlertLayer, AlertFilter)>,
+    alert: Option<AlertLayer>,
     capture_log: bool,
     guard: Guard,
 }
 
 impl Assembled {
-    /// The whole stack as one layer: the outputs behind the `filter`/`RUST_LOG` directives, and
-    /// the alert layer behind its own ERROR-only filter, so that ERROR events of every target
-    /// count even where the directives silence a target's output.
-    ///
-    /// The two are combined in a `Vec` of layers rather than with `Layer::and_then`: in
-    /// tracing-subscriber 0.3, `and_then` of two per-layer-filtered layers drops events that
-    /// only one of the filters enables.
-    fn into_layer<S>(self) -> (Vec<Box<dyn Layer<S> + Send + Sync>>, Guard, bool)
+    /// The whole stack as one layer behind one filter (see [`crate::stack`]): the outputs
+    /// where the `filter`/`RUST_LOG` directives enable them, the alert layer on every ERROR
+    /// event, so that ERROR events of every target count even where the directives silence a
+    /// target's output.
+    fn into_layer<S>(self) -> (impl Layer<S> + Send + Sync, Guard, bool)
     where
         S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
     {
         let policy = self.json.policy();
         let outputs = self
             .json
-            .and_then(self.pretty.map(|w| pretty_layer(w, policy)))
-            .with_filter(self.filter);
-        let mut layers: Vec<Box<dyn Layer<S> + Send + Sync>> = vec![Box::new(outputs)];
-        if let Some((alert, filter)) = self.alert {
-            layers.push(Box::new(alert.with_filter(filter)));
-        }
-        (layers, self.guard, self.capture_log)
+            .and_then(self.pretty.map(|w| pretty_layer(w, policy)));
+        let (stack, filter) = crate::stack::stack(outputs, self.alert, self.filter);
+        (stack.with_filter(filter), self.guard, self.capture_log)
     }
 }
 

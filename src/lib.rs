@@ -69,6 +69,7 @@ mod panic;
 mod parse;
 mod record;
 mod redact;
+mod stack;
 mod stdout;
 mod text;
 mod timestamp;

@@ -2,7 +2,6 @@
 //! what an alert says.
 
 mod engine;
-mod filter;
 mod layer;
 mod message;
 
@@ -10,5 +9,4 @@ pub use layer::AlertLayer;
 pub use message::{Alert, AlertKind, ErrorGroup};
 
 pub(crate) use engine::{Engine, Settings};
-pub(crate) use filter::AlertFilter;
 pub(crate) use message::human_duration;

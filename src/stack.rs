@@ -1,0 +1,166 @@
+//! The layer [`init()`](crate::init) installs and [`Builder::build`](crate::Builder::build)
+//! returns: the outputs and the alert layer behind one per-layer filter.
+//!
+//! One filter rather than one per layer is what keeps the hot path cheap. With two filters that
+//! disagree on a callsite (the output's directives enable `info!`, the alerts want only ERROR),
+//! `tracing-subscriber` marks every callsite "sometimes" and evaluates both filters on every
+//! event; with one filter whose answer per callsite is fixed, an `info!` costs no filter call at
+//! all. The price is that the stack must tell, for an ERROR event, whether the output's
+//! directives wanted it too: one directive match per ERROR event, which are rare.
+
+use std::sync::Arc;
+
+use tracing_core::span::{Attributes, Id, Record};
+use tracing_core::subscriber::Interest;
+use tracing_core::{Event, Level, Metadata, Subscriber};
+use tracing_log::NormalizeEvent;
+use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+use tracing_subscriber::layer::{Context, Filter, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::alert::AlertLayer;
+
+/// Outputs (`O`: the JSON file layer, with stdout) and, optionally, the alert layer.
+pub(crate) struct Stack<O> {
+    outputs: O,
+    alert: Option<AlertLayer>,
+    directives: Arc<EnvFilter>,
+}
+
+/// Lets through what the output's directives enable, and every ERROR event when alerts are on,
+/// whatever the directives say about its target.
+pub(crate) struct StackFilter {
+    directives: Arc<EnvFilter>,
+    alerts: bool,
+}
+
+/// The stack and its filter, ready for `with_filter`.
+pub(crate) fn stack<O>(
+    outputs: O,
+    alert: Option<AlertLayer>,
+    directives: EnvFilter,
+) -> (Stack<O>, StackFilter) {
+    let directives = Arc::new(directives);
+    let filter = StackFilter {
+        directives: Arc::clone(&directives),
+        alerts: alert.is_some(),
+    };
+    let stack = Stack {
+        outputs,
+        alert,
+        directives,
+    };
+    (stack, filter)
+}
+
+fn is_error_event(meta: &Metadata<'_>) -> bool {
+    meta.is_event() && *meta.level() == Level::ERROR
+}
+
+impl<S, O> Layer<S> for Stack<O>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    O: Layer<S>,
+{
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        self.outputs.on_register_dispatch(subscriber);
+    }
+
+    fn on_layer(&mut self, subscriber: &mut S) {
+        self.outputs.on_layer(subscriber);
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        self.outputs.on_new_span(attrs, id, ctx);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        self.outputs.on_record(id, values, ctx);
+    }
+
+    fn on_follows_from(&self, span: &Id, follows: &Id, ctx: Context<'_, S>) {
+        self.outputs.on_follows_from(span, follows, ctx);
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        self.outputs.on_enter(id, ctx);
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        self.outputs.on_exit(id, ctx);
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        self.outputs.on_close(id, ctx);
+    }
+
+    fn on_id_change(&self, old: &Id, new: &Id, ctx: Context<'_, S>) {
+        self.outputs.on_id_change(old, new, ctx);
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let Some(alert) = self
+            .alert
+            .as_ref()
+            .filter(|_| is_error_event(event.metadata()))
+        else {
+            // Only the directives let this event through: it is the outputs'.
+            return self.outputs.on_event(event, ctx);
+        };
+        // An ERROR event: here for the alerts in any case, for the outputs if the directives
+        // want it. `log` records are judged by their own target, as when they were enabled.
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        let wanted = Filter::<S>::enabled(&*self.directives, meta, &ctx);
+        if wanted {
+            self.outputs.on_event(event, ctx.clone());
+        }
+        alert.on_event(event, ctx);
+    }
+}
+
+impl<S> Filter<S> for StackFilter
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn enabled(&self, meta: &Metadata<'_>, cx: &Context<'_, S>) -> bool {
+        (self.alerts && is_error_event(meta)) || Filter::enabled(&*self.directives, meta, cx)
+    }
+
+    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
+        if self.alerts && is_error_event(meta) {
+            Interest::always()
+        } else {
+            Filter::<S>::callsite_enabled(&*self.directives, meta)
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        let hint = Filter::<S>::max_level_hint(&*self.directives);
+        if self.alerts {
+            Some(hint.map_or(LevelFilter::TRACE, |l| l.max(LevelFilter::ERROR)))
+        } else {
+            hint
+        }
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        Filter::on_new_span(&*self.directives, attrs, id, ctx);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        Filter::on_record(&*self.directives, id, values, ctx);
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        Filter::on_enter(&*self.directives, id, ctx);
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        Filter::on_exit(&*self.directives, id, ctx);
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        Filter::on_close(&*self.directives, id, ctx);
+    }
+}
