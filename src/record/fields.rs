@@ -66,7 +66,7 @@ fn push_key(out: &mut Vec<u8>, name: &str) {
 #[inline]
 pub(crate) fn push_f64(out: &mut Vec<u8>, v: f64) {
     if v.is_finite() {
-        out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+        out.extend_from_slice(zmij::Buffer::new().format_finite(v).as_bytes());
     } else if v.is_nan() {
         out.extend_from_slice(b"\"NaN\"");
     } else if v > 0.0 {
@@ -379,7 +379,7 @@ mod tests {
         }
         assert_eq!(
             String::from_utf8(v).unwrap(),
-            r#"1.5 "NaN" "inf" "-inf" 1e300 "#
+            r#"1.5 "NaN" "inf" "-inf" 1e+300 "#
         );
     }
 }
