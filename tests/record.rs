@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{assert_no_duplicate_keys, capture, capture_with, keys, one};
+use support::{assert_no_duplicate_keys, capture, capture_with, keys, one, with_message};
 
 const FIXED: [&str; 8] = [
     "timestamp",
@@ -237,6 +237,121 @@ fn recorded_span_fields_show_up_later_and_replace_old_values() {
     assert_eq!(in_child["span"], "child");
     assert_eq!(in_child["status"], "gone");
     assert_eq!(in_child["trace_id"], "t");
+}
+
+/// Each span keeps a copy of its ancestors' fields for speed; records into an ancestor, at any
+/// depth and after children exist, must still reach every event below it.
+#[test]
+fn records_into_any_ancestor_reach_events_in_existing_and_new_descendants() {
+    let (lines, records) = capture(|| {
+        let root = tracing::info_span!("root", region = tracing::field::Empty);
+        let _r = root.enter();
+        let middle = tracing::info_span!("middle", shared = tracing::field::Empty);
+        let _m = middle.enter();
+        let leaf = tracing::info_span!("leaf", shared = "leaf", late = tracing::field::Empty);
+        let _l = leaf.enter();
+        tracing::info!("first");
+        root.record("region", "eu-west-1");
+        middle.record("shared", "middle");
+        tracing::info!("after ancestors recorded");
+        leaf.record("late", 1);
+        root.record("region", "us-east-1");
+        tracing::info!("after the leaf recorded too");
+        let newer = tracing::info_span!("newer");
+        let _n = newer.enter();
+        tracing::info!("in a newer span");
+        drop(_n);
+        drop(_l);
+        tracing::info!("in middle");
+    });
+    for l in &lines {
+        assert_no_duplicate_keys(l);
+    }
+    let first = one(&records, "first");
+    assert!(first.get("region").is_none(), "{first}");
+    assert_eq!(first["shared"], "leaf");
+    let after = one(&records, "after ancestors recorded");
+    assert_eq!(after["region"], "eu-west-1", "{after}");
+    assert_eq!(
+        after["shared"], "leaf",
+        "the leaf's own value still wins: {after}"
+    );
+    let later = one(&records, "after the leaf recorded too");
+    assert_eq!(later["region"], "us-east-1", "{later}");
+    assert_eq!(later["late"], 1, "{later}");
+    let newer = one(&records, "in a newer span");
+    assert_eq!(newer["span"], "newer");
+    assert_eq!(
+        (&newer["region"], &newer["shared"], &newer["late"]),
+        (&json!("us-east-1"), &json!("leaf"), &json!(1)),
+        "{newer}"
+    );
+    let middle = one(&records, "in middle");
+    assert_eq!(middle["span"], "middle");
+    assert_eq!(middle["shared"], "middle", "{middle}");
+    assert!(middle.get("late").is_none(), "{middle}");
+    // Order: outermost first, then each span's own fields.
+    let ks = keys(&lines[lines.len() - 2]);
+    let pos = |k: &str| ks.iter().position(|x| x == k).unwrap();
+    assert!(
+        pos("region") < pos("shared") && pos("shared") < pos("late"),
+        "{ks:?}"
+    );
+}
+
+/// Children created and logging on other threads while their parent is recorded into: whatever
+/// the interleaving, every event logged after the record sees the new value.
+#[test]
+fn a_record_racing_with_children_on_other_threads_is_never_missed() {
+    const THREADS: usize = 2;
+    const ROUNDS: usize = 200;
+    let (_, records) = capture(|| {
+        let dispatch = tracing::dispatcher::get_default(|d| d.clone());
+        let parent = tracing::info_span!("parent", phase = 0_u64);
+        let barrier = std::sync::Barrier::new(THREADS + 1);
+        std::thread::scope(|scope| {
+            for t in 0..THREADS {
+                let (dispatch, parent, barrier) = (&dispatch, &parent, &barrier);
+                scope.spawn(move || {
+                    tracing::dispatcher::with_default(dispatch, || {
+                        for round in 1..=ROUNDS as u64 {
+                            // One child made before the record, others while it happens.
+                            let early = tracing::info_span!(parent: parent, "early", t);
+                            barrier.wait();
+                            for _ in 0..3 {
+                                let racing = tracing::info_span!(parent: parent, "racing", t);
+                                racing.in_scope(|| tracing::info!(round, "during"));
+                            }
+                            barrier.wait();
+                            early.in_scope(|| tracing::info!(round, "after"));
+                            let late = tracing::info_span!(parent: parent, "late", t);
+                            late.in_scope(|| tracing::info!(round, "after"));
+                            barrier.wait();
+                        }
+                    })
+                });
+            }
+            for round in 1..=ROUNDS as u64 {
+                barrier.wait();
+                parent.record("phase", round);
+                barrier.wait();
+                barrier.wait();
+            }
+        });
+    });
+    let after = with_message(&records, "after");
+    assert_eq!(after.len(), THREADS * ROUNDS * 2);
+    for r in after {
+        assert_eq!(
+            r["phase"], r["round"],
+            "an event after the record missed it: {r}"
+        );
+    }
+    // The racing ones saw either value, never anything else.
+    for r in with_message(&records, "during") {
+        let (phase, round) = (r["phase"].as_u64().unwrap(), r["round"].as_u64().unwrap());
+        assert!(phase == round || phase + 1 == round, "{r}");
+    }
 }
 
 #[test]

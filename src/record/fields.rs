@@ -39,15 +39,16 @@ fn is_reserved(name: &str) -> bool {
 /// Whether two field names end up as the same JSON key (after reserved names are prefixed).
 #[inline]
 pub(crate) fn same_key(a: &str, b: &str) -> bool {
-    if std::ptr::eq(a, b) || a == b {
-        return true;
+    // Names of different lengths are the same key only through the collision prefix, so the
+    // common case (different names) is decided on the lengths alone.
+    if a.len() == b.len() {
+        return std::ptr::eq(a, b) || a == b;
     }
-    let collides = |prefixed: &str, plain: &str| {
-        prefixed
-            .strip_prefix(COLLISION_PREFIX)
-            .is_some_and(|rest| rest == plain && is_reserved(plain))
-    };
-    collides(a, b) || collides(b, a)
+    let (long, short) = if a.len() > b.len() { (a, b) } else { (b, a) };
+    long.len() == short.len() + COLLISION_PREFIX.len()
+        && long.starts_with(COLLISION_PREFIX)
+        && &long[COLLISION_PREFIX.len()..] == short
+        && is_reserved(short)
 }
 
 /// Appends `"name":` with the reserved-key rename applied.
@@ -110,8 +111,8 @@ fn finish_text(out: &mut Vec<u8>, policy: &Policy, start: usize, dropped: usize)
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Entry {
     pub(crate) name: &'static str,
-    start: u32,
-    end: u32,
+    pub(crate) start: u32,
+    pub(crate) end: u32,
 }
 
 /// A set of rendered fields: the span storage, and the per-event scratch for the event's own.
@@ -151,56 +152,9 @@ impl Rendered {
     fn has(&self, name: &str) -> bool {
         self.entries.iter().any(|e| same_key(e.name, name))
     }
-}
 
-/// A span's rendered fields as stored in its extensions. Small spans (the usual `trace_id`,
-/// `user_id`, `method`) fit inline, so storing them costs only the registry's box for the
-/// extension: one allocation per span.
-#[derive(Debug, Default)]
-pub(crate) struct SpanFields {
-    buf: SmallVec<[u8; 128]>,
-    entries: SmallVec<[Entry; 4]>,
-}
-
-impl SpanFields {
-    /// A copy of what was rendered into a scratch buffer, sized to fit.
-    pub(crate) fn from_rendered(rendered: &Rendered) -> Self {
-        SpanFields {
-            buf: SmallVec::from_slice(&rendered.buf),
-            entries: rendered.entries.clone(),
-        }
-    }
-
-    pub(crate) fn entries(&self) -> &[Entry] {
-        &self.entries
-    }
-
-    /// The `"key":value` fragment of an entry.
-    #[inline]
-    pub(crate) fn fragment(&self, e: &Entry) -> &[u8] {
-        &self.buf[e.start as usize..e.end as usize]
-    }
-
-    /// Replaces fields present in `update` (keeping their position) and appends the new ones:
-    /// `span.record(..)` on a field that already has a value overwrites it.
-    pub(crate) fn merge(&mut self, update: &Rendered) {
-        let mut merged = SpanFields::default();
-        for e in &self.entries {
-            let source = match update.entries.iter().find(|u| same_key(u.name, e.name)) {
-                Some(u) => update.fragment(u),
-                None => self.fragment(e),
-            };
-            merged.push_fragment(e.name, source);
-        }
-        for u in &update.entries {
-            if !merged.entries.iter().any(|e| same_key(e.name, u.name)) {
-                merged.push_fragment(u.name, update.fragment(u));
-            }
-        }
-        *self = merged;
-    }
-
-    fn push_fragment(&mut self, name: &'static str, fragment: &[u8]) {
+    /// Appends an already rendered `"key":value` fragment.
+    pub(crate) fn push_fragment(&mut self, name: &'static str, fragment: &[u8]) {
         let start = self.buf.len() as u32;
         self.buf.extend_from_slice(fragment);
         self.entries.push(Entry {

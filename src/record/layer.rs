@@ -14,10 +14,11 @@ use tracing_subscriber::registry::LookupSpan;
 use std::sync::Arc;
 
 use super::escape::quoted_into;
-use super::fields::{push_text, same_key, Recorder, Rendered, SpanFields};
+use super::fields::{push_text, same_key, Entry, Recorder, Rendered};
 use super::policy::{
     Policy, DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_LINE_BYTES, DROPPED_FIELDS_KEY, MIN_FIELD_BYTES,
 };
+use super::spans::{self, SpanFields};
 use crate::clock::Clock;
 use crate::redact::Redaction;
 use crate::timestamp::push_rfc3339_cached;
@@ -239,9 +240,7 @@ impl<W> JsonLayer<W> {
             message,
             fields,
             names,
-            spans,
-            frags,
-            blocks,
+            chain,
         } = bufs;
 
         let policy = &*self.policy;
@@ -265,32 +264,6 @@ impl<W> JsonLayer<W> {
         line.push(b'"');
         line.extend_from_slice(&self.constants);
 
-        if let Some(scope) = ctx.event_scope(event) {
-            // Walk leaf → root so inner spans shadow outer ones, then emit root → leaf so the
-            // outermost context (typically `trace_id`) comes first.
-            for (depth, span) in scope.enumerate() {
-                if depth == 0 {
-                    line.extend_from_slice(b",\"span\":");
-                    quoted_into(line, span.name());
-                }
-                let ext = span.extensions();
-                let Some(rendered) = ext.get::<SpanFields>() else {
-                    continue;
-                };
-                let first = frags.len();
-                for e in rendered.entries() {
-                    if names.iter().any(|n| same_key(n, e.name)) {
-                        continue;
-                    }
-                    names.push(e.name);
-                    let start = spans.len();
-                    spans.extend_from_slice(rendered.fragment(e));
-                    frags.push((start, spans.len()));
-                }
-                blocks.push((first, frags.len()));
-            }
-        }
-
         // Fields that would take the line past its cap are left out, and counted. The reserve
         // keeps room for that count and the closing brace.
         const RESERVE: usize = DROPPED_FIELDS_KEY.len() + 32;
@@ -304,11 +277,34 @@ impl<W> JsonLayer<W> {
                 dropped += 1;
             }
         };
-        for &(first, end) in blocks.iter().rev() {
-            for &(start, end) in &frags[first..end] {
-                push(line, &spans[start..end]);
+
+        if let Some(leaf) = ctx.event_span(event) {
+            line.extend_from_slice(b",\"span\":");
+            quoted_into(line, leaf.name());
+            // The innermost span holds its ancestors' fields too, joined in one block: copied
+            // whole unless an event field shadows one of them or the line cap is near.
+            let mut ext = leaf.extensions();
+            if !ext.get::<SpanFields>().is_some_and(SpanFields::is_fresh) {
+                drop(ext);
+                refresh(&leaf, chain);
+                ext = leaf.extensions();
+            }
+            if let Some(stored) = ext.get::<SpanFields>() {
+                let block = stored.block();
+                let shadows = |e: &Entry| names.iter().any(|n| same_key(n, e.name));
+                if !stored.entries().any(shadows) && line.len() + 1 + block.len() <= budget {
+                    if !block.is_empty() {
+                        line.push(b',');
+                        line.extend_from_slice(block);
+                    }
+                } else {
+                    for e in stored.entries().filter(|e| !shadows(e)) {
+                        push(line, stored.fragment(e));
+                    }
+                }
             }
         }
+
         for e in fields.entries() {
             push(line, fields.fragment(e));
         }
@@ -402,11 +398,8 @@ struct Buffers {
     message: Vec<u8>,
     fields: Rendered,
     names: Vec<&'static str>,
-    spans: Vec<u8>,
-    /// Each span field's fragment in `spans`.
-    frags: Vec<(usize, usize)>,
-    /// Each span's range of `frags`, leaf first.
-    blocks: Vec<(usize, usize)>,
+    /// The ancestors' own fields while a span's stored copy is rebuilt.
+    chain: Rendered,
 }
 
 impl Buffers {
@@ -415,20 +408,18 @@ impl Buffers {
         self.message.clear();
         self.fields.clear();
         self.names.clear();
-        self.spans.clear();
-        self.frags.clear();
-        self.blocks.clear();
     }
 
     /// Drops buffers that one huge event blew up, so a thread does not hold megabytes forever.
     fn shrink(&mut self) {
         const KEEP: usize = 64 * 1024;
-        for v in [&mut self.line, &mut self.message, &mut self.spans] {
+        for v in [&mut self.line, &mut self.message] {
             if v.capacity() > KEEP {
                 *v = Vec::new();
             }
         }
         self.fields.shrink(KEEP);
+        self.chain.shrink(KEEP);
     }
 }
 
@@ -445,13 +436,15 @@ where
         let Some(span) = ctx.span(id) else { return };
         let fields = self.render_span_fields(
             |visitor| attrs.record(visitor),
-            |rendered| (!rendered.is_empty()).then(|| SpanFields::from_rendered(rendered)),
+            |own| {
+                let parent = span.parent();
+                let ext = parent.as_ref().map(|p| p.extensions());
+                SpanFields::new(own, ext.as_ref().and_then(|e| e.get::<SpanFields>()))
+            },
         );
-        if let Some(fields) = fields {
-            // `replace`, not `insert`: a second JsonLayer in the same stack renders the same
-            // fields, and `insert` would panic on the duplicate.
-            span.extensions_mut().replace(fields);
-        }
+        // `replace`, not `insert`: a second JsonLayer in the same stack renders the same
+        // fields, and `insert` would panic on the duplicate.
+        span.extensions_mut().replace(fields);
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
@@ -464,9 +457,9 @@ where
                 }
                 let mut ext = span.extensions_mut();
                 match ext.get_mut::<SpanFields>() {
-                    Some(existing) => existing.merge(update),
+                    Some(existing) => existing.record(update),
                     None => {
-                        ext.replace(SpanFields::from_rendered(update));
+                        ext.replace(SpanFields::orphan(update));
                     }
                 }
             },
@@ -483,6 +476,34 @@ where
             // logs). Use a fresh buffer rather than corrupt the one in use.
             Err(_) => self.format(event, &ctx, &mut Buffers::default()),
         });
+    }
+}
+
+/// Rebuilds `leaf`'s stored copy of its ancestors' fields from their own, root first.
+fn refresh<'a, R>(leaf: &tracing_subscriber::registry::SpanRef<'a, R>, chain: &mut Rendered)
+where
+    R: LookupSpan<'a>,
+{
+    let at = spans::epoch();
+    chain.clear();
+    if let Some(parent) = leaf.parent() {
+        for span in parent.scope().from_root() {
+            let ext = span.extensions();
+            if let Some(stored) = ext.get::<SpanFields>() {
+                for e in stored.own() {
+                    chain.push_fragment(e.name, stored.fragment(e));
+                }
+            }
+        }
+    }
+    let mut ext = leaf.extensions_mut();
+    match ext.get_mut::<SpanFields>() {
+        Some(stored) => stored.rebuild(chain, at),
+        None => {
+            let mut stored = SpanFields::default();
+            stored.rebuild(chain, at);
+            ext.replace(stored);
+        }
     }
 }
 
@@ -505,7 +526,7 @@ where
             let Some(rendered) = ext.get::<SpanFields>() else {
                 continue;
             };
-            for e in rendered.entries() {
+            for e in rendered.own() {
                 if names.iter().any(|n| same_key(n, e.name)) {
                     continue;
                 }

@@ -4,6 +4,7 @@ mod escape;
 mod fields;
 mod layer;
 mod policy;
+mod spans;
 
 #[cfg(test)]
 pub(crate) use escape::escape_into;
