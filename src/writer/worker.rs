@@ -88,6 +88,9 @@ struct State {
     /// Lines dropped since the writer last reported it.
     dropped_unreported: u64,
     writer_idle: bool,
+    /// The writer is looking again shortly (see `LINGER`); a caller wakes it early only when the
+    /// buffer is half full, so that lingering never caps the throughput.
+    writer_lingering: bool,
     shutdown: bool,
     /// The guard's deadline, for background work the sink finishes at shutdown (compression).
     deadline: Option<Instant>,
@@ -113,9 +116,8 @@ impl Shared {
                 break;
             }
             if self.overflow.is_block() {
-                if st.writer_idle {
-                    self.wake.notify_one();
-                }
+                // Whether idle or lingering, the writer is needed now.
+                self.wake.notify_one();
                 self.room.wait(&mut st);
             } else {
                 st.dropped_unreported += 1;
@@ -126,8 +128,9 @@ impl Shared {
         }
         st.buf.extend_from_slice(lines);
         st.accepted += 1;
-        if st.writer_idle {
+        if st.writer_idle || (st.writer_lingering && st.buf.len() >= self.capacity / 2) {
             st.writer_idle = false;
+            st.writer_lingering = false;
             self.wake.notify_one();
         }
     }
@@ -297,7 +300,9 @@ impl Worker {
                         // again shortly; only a writer that found nothing for a while counts as
                         // idle, and only then does the next line wake it.
                         lingered = true;
+                        st.writer_lingering = true;
                         self.shared.wake.wait_for(&mut st, LINGER);
+                        st.writer_lingering = false;
                         continue;
                     }
                     st.writer_idle = true;
