@@ -4,15 +4,16 @@
 //! `payment` span (`user_id`), ten `info!` events with an integer, a float and a message, one
 //! `error!` per 100 requests, and one filtered-out `debug!` per event; filter `info`.
 //!
-//! * Caller cost (criterion, ns per event = time per request ÷ 10): logwarden's whole stack
-//!   (`builder().build()`: rotating file, redaction defaults, alert layer, no webhook) against the
-//!   usual stack (tracing-subscriber JSON with `with_current_span` + `with_span_list` → lossless
+//! * Caller cost (ns per event = time per request ÷ 10), by criterion and then in alternating
+//!   rounds for the ratios: logwarden's whole stack (`builder().subscriber()`, what `init()`
+//!   installs: rotating file, redaction defaults, alert layer, no webhook) against the usual
+//!   stack (tracing-subscriber JSON with `with_current_span` + `with_span_list` → lossless
 //!   `tracing_appender::non_blocking` → file); and the JSON layers alone into `io::sink`.
 //! * End-to-end throughput (timed runs, not criterion): lines per second reaching the file with 1
 //!   and 2 producer threads, lossless, from the first event until every line is on disk; every
 //!   line is then counted in the files.
 //!
-//! `cargo bench --bench workload` (full run, about two minutes);
+//! `cargo bench --bench workload` (full run, about three minutes);
 //! `cargo bench --bench workload -- --test` (smoke: every benchmark once, a short throughput run).
 
 use std::io::{self, BufRead};
@@ -24,7 +25,6 @@ mod stacks;
 
 use criterion::Criterion;
 use tracing::Subscriber;
-use tracing_subscriber::layer::SubscriberExt;
 
 const EVENTS_PER_REQUEST: u64 = 10;
 
@@ -48,16 +48,15 @@ fn request(n: u64) {
     }
 }
 
-/// The whole logwarden stack writing to `dir`, as `init()` would build it (no webhook).
+/// The whole logwarden stack writing to `dir`: the subscriber `init()` installs (no webhook).
 fn logwarden_stack(dir: &Path) -> (impl Subscriber + Send + Sync, logwarden::Guard) {
-    let (layer, guard) = logwarden::builder()
+    logwarden::builder()
         .service("orders")
         .dir(dir)
         .max_bytes(256 << 20)
         .capture_log(false)
-        .build()
-        .expect("logwarden builder");
-    (tracing_subscriber::registry().with(layer), guard)
+        .subscriber()
+        .expect("logwarden builder")
 }
 
 /// The usual stack writing to `dir/usual.log`.

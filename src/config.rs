@@ -12,8 +12,9 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tracing_core::Subscriber;
 use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+use tracing_subscriber::layer::Layered;
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::registry::{LookupSpan, Registry};
 use tracing_subscriber::Layer;
 
 use crate::alert::{AlertLayer, Engine, Settings as AlertSettings};
@@ -28,6 +29,7 @@ use crate::record::{
     JsonLayer, DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_LINE_BYTES, MIN_FIELD_BYTES, MIN_LINE_BYTES,
 };
 use crate::redact::{Redaction, ValuePatterns};
+use crate::stack::{Stack, StackFilter};
 use crate::stdout::{pretty_layer, StdoutMode};
 use crate::writer::{self, IoSink, NonBlocking, Overflow, Sink};
 
@@ -991,6 +993,41 @@ impl Builder {
         Ok((Box::new(layer), guard))
     }
 
+    /// Builds the subscriber [`init`](Builder::init) would install, without installing it: for
+    /// a test, or a program that scopes logging with `tracing::subscriber::with_default`. Its
+    /// filter applies to the whole subscriber, which makes it a little cheaper per event than
+    /// [`build`](Builder::build)'s layer; nothing global is touched (no `log` bridge, and the
+    /// panic hook only if asked for with [`panic_hook`](Builder::panic_hook)).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), logwarden::Error> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let (subscriber, guard) = logwarden::builder().service("orders").dir(dir.path()).subscriber()?;
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("hello"));
+    /// assert!(guard.flush());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Builder::init`], except that nothing global is checked.
+    pub fn subscriber(
+        self,
+    ) -> Result<
+        (
+            impl Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+            Guard,
+        ),
+        Error,
+    > {
+        let panic_hook = self.panic_hook == Some(true);
+        let (subscriber, guard, _) = self.assemble(panic_hook)?.into_subscriber();
+        if panic_hook {
+            let (flusher, timeout) = guard.flusher();
+            crate::panic::install(flusher, timeout);
+        }
+        Ok((subscriber, guard))
+    }
+
     /// Validates the settings, opens the log file, starts the writer and installs the global
     /// subscriber (and the `log`-crate bridge, unless turned off).
     ///
@@ -1004,8 +1041,7 @@ impl Builder {
             return Err(Error::already_initialized());
         }
         let panic_hook = self.panic_hook != Some(false);
-        let (layer, guard, capture_log) = self.assemble(panic_hook)?.into_layer();
-        let subscriber = tracing_subscriber::registry().with(layer);
+        let (subscriber, guard, capture_log) = self.assemble(panic_hook)?.into_subscriber();
         let max_level = tracing_core::Subscriber::max_level_hint(&subscriber);
         // On failure `guard` is dropped here: the threads stop, nothing stays behind.
         tracing::subscriber::set_global_default(subscriber)
@@ -1074,7 +1110,7 @@ impl Assembled {
     /// where the `filter`/`RUST_LOG` directives enable them, the alert layer on every ERROR
     /// event, so that ERROR events of every target count even where the directives silence a
     /// target's output.
-    fn into_layer<S>(self) -> (impl Layer<S> + Send + Sync, Guard, bool)
+    fn into_parts<S>(self) -> (Stack<impl Layer<S> + Send + Sync>, StackFilter, Guard, bool)
     where
         S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
     {
@@ -1083,7 +1119,31 @@ impl Assembled {
             .json
             .and_then(self.pretty.map(|w| pretty_layer(w, policy)));
         let (stack, filter) = crate::stack::stack(outputs, self.alert, self.filter);
-        (stack.with_filter(filter), self.guard, self.capture_log)
+        (stack, filter, self.guard, self.capture_log)
+    }
+
+    /// The stack as a layer carrying its own filter, for a registry shared with other layers.
+    fn into_layer<S>(self) -> (impl Layer<S> + Send + Sync, Guard, bool)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+    {
+        let (stack, filter, guard, capture_log) = self.into_parts();
+        (stack.with_filter(filter), guard, capture_log)
+    }
+
+    /// The stack on a registry of its own, its filter global: no per-layer filtering to pay for
+    /// on each event and span.
+    fn into_subscriber(
+        self,
+    ) -> (
+        impl Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+        Guard,
+        bool,
+    ) {
+        let (stack, filter, guard, capture_log) =
+            self.into_parts::<Layered<StackFilter, Registry>>();
+        let subscriber = tracing_subscriber::registry().with(filter).with(stack);
+        (subscriber, guard, capture_log)
     }
 }
 

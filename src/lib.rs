@@ -46,7 +46,9 @@
 //!
 //! # Composing with your own stack
 //! [`Builder::build`] returns the layer (with its own filter) and the [`Guard`] without
-//! installing anything; [`JsonLayer`] alone formats records for any writer.
+//! installing anything; [`Builder::subscriber`] returns the whole subscriber `init()` would
+//! install, for a test or a `with_default` scope; [`JsonLayer`] alone formats records for any
+//! writer.
 
 #![forbid(unsafe_code)]
 #![warn(

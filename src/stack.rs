@@ -164,3 +164,42 @@ where
         Filter::on_close(&*self.directives, id, ctx);
     }
 }
+
+/// The same filter, global: [`Builder::subscriber`](crate::Builder::subscriber) and
+/// [`init()`](crate::init) own the whole registry, so it can filter for everyone.
+impl<S> Layer<S> for StackFilter
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        Filter::<S>::callsite_enabled(self, meta)
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
+        Filter::enabled(self, meta, &ctx)
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Filter::<S>::max_level_hint(self)
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        Layer::on_new_span(&*self.directives, attrs, id, ctx);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        Layer::on_record(&*self.directives, id, values, ctx);
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        Layer::on_enter(&*self.directives, id, ctx);
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        Layer::on_exit(&*self.directives, id, ctx);
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        Layer::on_close(&*self.directives, id, ctx);
+    }
+}

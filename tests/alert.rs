@@ -36,6 +36,12 @@ fn start_logging(builder: logwarden::Builder) -> (Dispatch, Guard) {
     )
 }
 
+/// The subscriber `init()` installs (its filter global), as a dispatcher.
+fn start_subscriber(builder: logwarden::Builder) -> (Dispatch, Guard) {
+    let (subscriber, guard) = builder.subscriber().unwrap();
+    (Dispatch::new(subscriber), guard)
+}
+
 /// Service `orders`, env `test`, fast retries.
 fn base(dir: &Path) -> logwarden::Builder {
     logwarden::builder()
@@ -899,9 +905,19 @@ fn a_json_webhook_gets_a_plain_object() {
 // 18
 #[test]
 fn errors_of_a_target_silenced_by_the_filter_still_count() {
+    silenced_errors_still_count(start_logging);
+}
+
+/// The same with the filter global, as `init()` installs it.
+#[test]
+fn errors_of_a_silenced_target_still_count_under_the_init_subscriber() {
+    silenced_errors_still_count(start_subscriber);
+}
+
+fn silenced_errors_still_count(start: fn(logwarden::Builder) -> (Dispatch, Guard)) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(vec![], Reply::ok());
-    let (dispatch, guard) = start_logging(
+    let (dispatch, guard) = start(
         base(dir.path())
             .filter("info,noisy=off")
             .slack_webhook(server.url(HOOK)),

@@ -1,5 +1,6 @@
 //! Heap allocations on the caller's thread, counted by a global allocator: the steady-state cost
-//! of an event through the whole stack (`builder().build()`: JSON record, redaction, rotating
+//! of an event through the whole stack (`build()`'s layer and `subscriber()`, as `init()`
+//! installs it: JSON record, redaction, rotating
 //! file writer, alert layer) must be zero allocations, and a span at most what the registry
 //! needs plus one for its rendered fields. Counts are deterministic where times are not, so this
 //! is the performance guard that runs in CI.
@@ -83,54 +84,60 @@ fn request(n: u64) {
 
 /// Everything `init()` would install (JSON file with rotation, redaction defaults, alert layer,
 /// no webhook), as a layer.
-fn whole_stack(
-    dir: &std::path::Path,
-) -> (
-    Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync>,
-    logwarden::Guard,
-) {
-    logwarden::builder()
+/// The whole stack: `build()`'s layer on a registry (`global: false`), or the subscriber
+/// `init()` installs (`global: true`).
+fn whole_stack(dir: &std::path::Path, global: bool) -> (tracing::Dispatch, logwarden::Guard) {
+    let builder = logwarden::builder()
         .service("orders")
         .dir(dir)
-        .capture_log(false)
-        .build()
-        .unwrap()
+        .capture_log(false);
+    if global {
+        let (subscriber, guard) = builder.subscriber().unwrap();
+        (tracing::Dispatch::new(subscriber), guard)
+    } else {
+        let (layer, guard) = builder.build().unwrap();
+        (
+            tracing::Dispatch::new(tracing_subscriber::registry().with(layer)),
+            guard,
+        )
+    }
 }
 
 #[test]
 fn events_allocate_nothing_on_the_callers_thread_in_steady_state() {
-    let dir = tempfile::tempdir().unwrap();
-    let (layer, guard) = whole_stack(dir.path());
-    let subscriber = tracing_subscriber::registry().with(layer);
-    tracing::subscriber::with_default(subscriber, || {
-        let request =
-            tracing::info_span!("request", trace_id = "4bf92f3577b34da6", method = "POST");
-        let _request = request.enter();
-        let payment = tracing::info_span!("payment", user_id = 4242_u64);
-        let _payment = payment.enter();
-        // Warm up: thread-local buffers, callsite registration, the writer's buffers. No pause
-        // before counting: a writer idle for a second releases its buffers (by design).
-        for i in 0..10_000_u64 {
-            tracing::info!(items = i, total = 59.9_f64, "order placed");
-        }
-        let n = allocations(|| {
+    for global in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (dispatch, guard) = whole_stack(dir.path(), global);
+        tracing::dispatcher::with_default(&dispatch, || {
+            let request =
+                tracing::info_span!("request", trace_id = "4bf92f3577b34da6", method = "POST");
+            let _request = request.enter();
+            let payment = tracing::info_span!("payment", user_id = 4242_u64);
+            let _payment = payment.enter();
+            // Warm up: thread-local buffers, callsite registration, the writer's buffers. No pause
+            // before counting: a writer idle for a second releases its buffers (by design).
             for i in 0..10_000_u64 {
                 tracing::info!(items = i, total = 59.9_f64, "order placed");
-                tracing::debug!(detail = i, "filtered out");
             }
+            let n = allocations(|| {
+                for i in 0..10_000_u64 {
+                    tracing::info!(items = i, total = 59.9_f64, "order placed");
+                    tracing::debug!(detail = i, "filtered out");
+                }
+            });
+            assert_eq!(
+                n, 0,
+                "allocations for 10 000 events (and 10 000 filtered out), global filter: {global}"
+            );
         });
-        assert_eq!(
-            n, 0,
-            "allocations for 10 000 events (and 10 000 filtered out)"
-        );
-    });
-    assert!(guard.flush());
+        assert!(guard.flush());
+    }
 }
 
 /// Allocations per request of the workload under `subscriber`, after a warm-up.
-fn per_request(subscriber: impl tracing::Subscriber + Send + Sync + 'static) -> f64 {
+fn per_request(dispatch: &tracing::Dispatch) -> f64 {
     const REQUESTS: u64 = 1_000;
-    tracing::subscriber::with_default(subscriber, || {
+    tracing::dispatcher::with_default(dispatch, || {
         for n in 0..REQUESTS {
             request(n);
         }
@@ -148,19 +155,21 @@ fn a_request_allocates_at_most_one_buffer_per_span_beyond_the_registry() {
     // The floor: the registry and an `EnvFilter` with a layer that does nothing.
     struct Nothing;
     impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Nothing {}
-    let floor = per_request(
+    let floor = per_request(&tracing::Dispatch::new(
         tracing_subscriber::registry()
             .with(tracing_subscriber::EnvFilter::new("info"))
             .with(Nothing),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let (layer, guard) = whole_stack(dir.path());
-    let ours = per_request(tracing_subscriber::registry().with(layer));
-    assert!(guard.flush());
-    eprintln!("allocations per request (2 spans, 10 events, 10 filtered out): {ours} with logwarden, {floor} for the registry and EnvFilter alone");
-    // Two spans per request: one buffer each for the rendered fields.
-    assert!(
-        ours <= floor + 2.0,
-        "{ours} allocations per request, floor {floor}"
-    );
+    ));
+    for global in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (dispatch, guard) = whole_stack(dir.path(), global);
+        let ours = per_request(&dispatch);
+        assert!(guard.flush());
+        eprintln!("allocations per request (2 spans, 10 events, 10 filtered out): {ours} with logwarden (global filter: {global}), {floor} for the registry and EnvFilter alone");
+        // Two spans per request: one buffer each for the rendered fields.
+        assert!(
+            ours <= floor + 2.0,
+            "{ours} allocations per request, floor {floor}, global filter: {global}"
+        );
+    }
 }

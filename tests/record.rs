@@ -354,6 +354,40 @@ fn a_record_racing_with_children_on_other_threads_is_never_missed() {
     }
 }
 
+/// Directives that name a span (`[checkout]=info`) enable events inside it only, whether the
+/// filter is the layer's own (`build`) or global (`subscriber`, as `init()` installs it).
+#[test]
+fn span_directives_enable_events_inside_the_named_span_only() {
+    for global in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let builder = logwarden::builder()
+            .dir(dir.path())
+            .capture_log(false)
+            .filter("warn,[checkout]=info");
+        let run = || {
+            tracing::info!("outside");
+            tracing::info_span!("checkout", order = 7).in_scope(|| tracing::info!("inside"));
+            tracing::info_span!("browse").in_scope(|| tracing::info!("elsewhere"));
+            tracing::warn!("warned");
+        };
+        let guard = if global {
+            let (subscriber, guard) = builder.subscriber().unwrap();
+            tracing::subscriber::with_default(subscriber, run);
+            guard
+        } else {
+            use tracing_subscriber::layer::SubscriberExt;
+            let (layer, guard) = builder.build().unwrap();
+            tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), run);
+            guard
+        };
+        assert!(guard.flush());
+        let records = support::read_records(guard.log_path().unwrap());
+        let messages: Vec<&str> = records.iter().map(|r| as_str(r, "message")).collect();
+        assert_eq!(messages, ["inside", "warned"], "global filter: {global}");
+        assert_eq!(one(&records, "inside")["order"], 7);
+    }
+}
+
 #[test]
 fn numbers_and_booleans_keep_their_json_types() {
     let (lines, records) = capture(|| {
