@@ -24,7 +24,8 @@ use std::time::{Duration, Instant, SystemTime};
 mod stacks;
 
 use criterion::Criterion;
-use tracing::Subscriber;
+use tracing::{Dispatch, Subscriber};
+use tracing_subscriber::layer::SubscriberExt;
 
 const EVENTS_PER_REQUEST: u64 = 10;
 
@@ -50,13 +51,23 @@ fn request(n: u64) {
 
 /// The whole logwarden stack writing to `dir`: the subscriber `init()` installs (no webhook).
 fn logwarden_stack(dir: &Path) -> (impl Subscriber + Send + Sync, logwarden::Guard) {
-    logwarden::builder()
-        .service("orders")
-        .dir(dir)
-        .max_bytes(256 << 20)
-        .capture_log(false)
-        .subscriber()
-        .expect("logwarden builder")
+    logwarden_stack_with(dir, |b| b)
+}
+
+/// [`logwarden_stack`] with settings changed.
+fn logwarden_stack_with(
+    dir: &Path,
+    configure: impl FnOnce(logwarden::Builder) -> logwarden::Builder,
+) -> (impl Subscriber + Send + Sync, logwarden::Guard) {
+    configure(
+        logwarden::builder()
+            .service("orders")
+            .dir(dir)
+            .max_bytes(256 << 20)
+            .capture_log(false),
+    )
+    .subscriber()
+    .expect("logwarden builder")
 }
 
 /// The usual stack writing to `dir/usual.log`.
@@ -177,19 +188,19 @@ fn main() {
     c.final_summary();
     print_criterion_medians(started);
     if smoke {
-        alternating(2, 50);
+        alternating(2, Duration::from_millis(5));
     } else {
-        alternating(21, 3_000);
+        alternating(21, Duration::from_millis(200));
     }
 
-    let requests = if smoke { 2_000 } else { 50_000 };
+    let requests = if smoke { 2_000 } else { 60_000 };
     println!("\nEnd-to-end, lines/s reaching the file (lossless, every line counted on disk):");
     for producers in [1, 2] {
         let per = requests / producers;
         let mut ours = Vec::new();
         let mut usual = Vec::new();
         // Alternating rounds; the median of each.
-        for _ in 0..3 {
+        for _ in 0..if smoke { 1 } else { 5 } {
             let dir = tempfile::tempdir().expect("temp dir");
             ours.push(throughput(
                 producers,
@@ -249,70 +260,117 @@ fn print_criterion_medians(since: SystemTime) {
     }
 }
 
-/// Caller cost in alternating rounds: every round runs each stack for `requests` requests, one
-/// after the other, so that the machine's drift hits them alike; a ratio is taken within each
-/// round and the median over rounds reported, with the spread. The first round warms up.
-fn alternating(rounds: usize, requests: u64) {
-    let file_dirs = [
-        tempfile::tempdir().expect("temp dir"),
-        tempfile::tempdir().expect("temp dir"),
-    ];
-    let (ours, ours_guard) = logwarden_stack(file_dirs[0].path());
-    let (usual, usual_guard) = usual_stack(file_dirs[1].path());
+/// Caller cost in alternating rounds: every round runs each stack for `each` (sustained load:
+/// the writer threads work all along), one after the other, so that the machine's drift hits
+/// them alike; a ratio is taken within each round and the median over rounds reported, with the
+/// spread. The first round warms up.
+fn alternating(rounds: usize, each: Duration) {
+    let dirs: Vec<_> = (0..4)
+        .map(|_| tempfile::tempdir().expect("temp dir"))
+        .collect();
+    let (ours, ours_guard) = logwarden_stack(dirs[0].path());
+    let (usual, usual_guard) = usual_stack(dirs[1].path());
+    let (quiet, quiet_guard) = logwarden_stack_with(dirs[2].path(), |b| b.alerts(false));
+    let (plain, plain_guard) = logwarden_stack_with(dirs[3].path(), |b| {
+        b.redaction(logwarden::Redaction::none())
+    });
     let stacks = [
         (
             "JSON layer -> sink",
-            tracing::Dispatch::new(stacks::logwarden(io::sink)),
+            Dispatch::new(stacks::logwarden(io::sink)),
         ),
-        (
-            "ts JSON -> sink",
-            tracing::Dispatch::new(stacks::ts_json(io::sink)),
-        ),
-        (
-            "bunyan -> sink",
-            tracing::Dispatch::new(stacks::bunyan(io::sink)),
-        ),
-        ("init() stack -> file", tracing::Dispatch::new(ours)),
-        ("usual stack -> file", tracing::Dispatch::new(usual)),
+        ("ts JSON -> sink", Dispatch::new(stacks::ts_json(io::sink))),
+        ("bunyan -> sink", Dispatch::new(stacks::bunyan(io::sink))),
+        ("init() stack -> file", Dispatch::new(ours)),
+        ("usual stack -> file", Dispatch::new(usual)),
+        ("init(), alerts off", Dispatch::new(quiet)),
+        ("init(), no redaction", Dispatch::new(plain)),
     ];
+    let ns = rounds_of(&stacks, rounds, each, EVENTS_PER_REQUEST, request);
+    println!(
+        "\nAlternating rounds ({rounds} rounds, {} ms per stack each), caller ns per event:",
+        each.as_millis()
+    );
+    print_medians(&stacks, &ns);
+    println!("Ratios, median of per-round ratios (quartiles); < 1: logwarden is cheaper:");
+    for (a, b, label, target) in [
+        (3, 4, "init() stack / usual stack", "<= 0.15"),
+        (0, 1, "JSON layer / ts JSON", "<= 0.15"),
+        (0, 2, "JSON layer / bunyan", "<= 0.30"),
+        (3, 5, "alerts on / off", "<= 1.02"),
+        (3, 6, "redaction defaults / none", "<= 1.10"),
+    ] {
+        print_ratio(&ns, a, b, label, target);
+    }
+
+    // A filtered-out event (`debug!` under `info`), alone: against a bare `EnvFilter`.
+    let floor = Dispatch::new(
+        tracing_subscriber::registry().with(tracing_subscriber::EnvFilter::new(stacks::FILTER)),
+    );
+    let filtered = [
+        ("init() stack", stacks[3].1.clone()),
+        ("registry + EnvFilter", floor),
+    ];
+    let ns = rounds_of(&filtered, rounds, each / 4, 100, |_| {
+        for i in 0..100 {
+            tracing::debug!(step = i, "filtered out");
+        }
+    });
+    println!("Filtered-out debug! events, caller ns per event:");
+    print_medians(&filtered, &ns);
+    print_ratio(&ns, 0, 1, "init() stack / bare EnvFilter", "<= 1");
+    drop((ours_guard, usual_guard, quiet_guard, plain_guard));
+}
+
+/// Runs `unit` (which logs `events` events) on each stack in turn for `each`, `rounds` times
+/// after a warm-up round; returns ns per event per stack and round.
+fn rounds_of(
+    stacks: &[(&str, Dispatch)],
+    rounds: usize,
+    each: Duration,
+    events: u64,
+    mut unit: impl FnMut(u64),
+) -> Vec<Vec<f64>> {
     let mut ns = vec![Vec::new(); stacks.len()];
     let mut n = 0;
     for round in 0..=rounds {
         for (i, (_, dispatch)) in stacks.iter().enumerate() {
             let start = Instant::now();
+            let mut units = 0;
             tracing::dispatcher::with_default(dispatch, || {
-                for _ in 0..requests {
-                    n += 1;
-                    request(n);
+                while start.elapsed() < each {
+                    for _ in 0..50 {
+                        n += 1;
+                        unit(n);
+                    }
+                    units += 50;
                 }
             });
-            let per_event =
-                start.elapsed().as_nanos() as f64 / (requests * EVENTS_PER_REQUEST) as f64;
+            let per_event = start.elapsed().as_nanos() as f64 / (units * events) as f64;
             if round > 0 {
                 ns[i].push(per_event);
             }
         }
     }
-    drop(ours_guard);
-    drop(usual_guard);
-    let summary = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        let q = |f: f64| v[((v.len() - 1) as f64 * f).round() as usize];
-        (q(0.5), q(0.25), q(0.75))
-    };
-    println!("\nAlternating rounds ({rounds} rounds of {requests} requests per stack), caller ns per event:");
-    for ((name, _), v) in stacks.iter().zip(&ns) {
+    ns
+}
+
+/// Median and quartiles.
+fn summary(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let q = |f: f64| v[((v.len() - 1) as f64 * f).round() as usize];
+    (q(0.5), q(0.25), q(0.75))
+}
+
+fn print_medians(stacks: &[(&str, Dispatch)], ns: &[Vec<f64>]) {
+    for ((name, _), v) in stacks.iter().zip(ns) {
         let (m, lo, hi) = summary(v.clone());
         println!("  {name:<24} median {m:>8.1}  (quartiles {lo:.1}-{hi:.1})");
     }
-    println!("Ratios, median of per-round ratios (quartiles); < 1: logwarden is cheaper:");
-    for (a, b, label, target) in [
-        (3, 4, "init() stack / usual stack", "0.15"),
-        (0, 1, "JSON layer / ts JSON", "0.15"),
-        (0, 2, "JSON layer / bunyan", "0.30"),
-    ] {
-        let ratios: Vec<f64> = ns[a].iter().zip(&ns[b]).map(|(x, y)| x / y).collect();
-        let (m, lo, hi) = summary(ratios);
-        println!("  {label:<28} {m:.3}  ({lo:.3}-{hi:.3})  target <= {target}");
-    }
+}
+
+fn print_ratio(ns: &[Vec<f64>], a: usize, b: usize, label: &str, target: &str) {
+    let ratios: Vec<f64> = ns[a].iter().zip(&ns[b]).map(|(x, y)| x / y).collect();
+    let (m, lo, hi) = summary(ratios);
+    println!("  {label:<30} {m:.3}  ({lo:.3}-{hi:.3})  target {target}");
 }

@@ -89,8 +89,10 @@ struct State {
     dropped_unreported: u64,
     writer_idle: bool,
     /// The writer is looking again shortly (see `LINGER`); a caller wakes it early only when the
-    /// buffer is half full, so that lingering never caps the throughput.
+    /// buffer holds a batch worth writing (`gather` bytes), so lingering never caps throughput.
     writer_lingering: bool,
+    /// A flush is waiting: write what there is now, however little.
+    urgent: bool,
     shutdown: bool,
     /// The guard's deadline, for background work the sink finishes at shutdown (compression).
     deadline: Option<Instant>,
@@ -128,9 +130,16 @@ impl Shared {
         }
         st.buf.extend_from_slice(lines);
         st.accepted += 1;
-        if st.writer_idle || (st.writer_lingering && st.buf.len() >= self.capacity / 2) {
+        let wake = st.writer_idle || (st.writer_lingering && st.buf.len() >= self.gather());
+        if wake {
             st.writer_idle = false;
             st.writer_lingering = false;
+        }
+        drop(st);
+        // Notified after unlocking: notified under the lock, the writer would be queued on the
+        // mutex and handed it while still waking up, and this thread's next line would find
+        // the lock taken by a thread not yet running, and sleep.
+        if wake {
             self.wake.notify_one();
         }
     }
@@ -141,8 +150,10 @@ impl Shared {
         let mut st = self.state.lock();
         let target = st.accepted;
         while st.done < target && !st.exited {
-            if st.writer_idle {
+            st.urgent = true;
+            if st.writer_idle || st.writer_lingering {
                 st.writer_idle = false;
+                st.writer_lingering = false;
                 self.wake.notify_one();
             }
             if self.progress.wait_until(&mut st, deadline).timed_out() {
@@ -150,6 +161,14 @@ impl Shared {
             }
         }
         st.done >= target
+    }
+}
+
+impl Shared {
+    /// How much the writer waits to gather before a write while callers keep adding: fewer,
+    /// larger hand-offs mean fewer lock round trips and cache lines passed between the threads.
+    fn gather(&self) -> usize {
+        (self.capacity / 8).max(1)
     }
 }
 
@@ -322,6 +341,13 @@ impl Worker {
                     }
                 }
                 st.writer_idle = false;
+                if !lingered && !st.urgent && !st.shutdown && st.buf.len() < self.shared.gather() {
+                    // Lines are coming in: give them a moment to make a batch.
+                    st.writer_lingering = true;
+                    self.shared.wake.wait_for(&mut st, LINGER);
+                    st.writer_lingering = false;
+                }
+                st.urgent = false;
                 mem::swap(&mut st.buf, &mut batch);
                 let dropped = mem::take(&mut st.dropped_unreported);
                 self.shared.room.notify_all();
