@@ -6,7 +6,7 @@
 //!
 //! * group `sink`: the formatting layers alone, writing to `io::sink`, behind `EnvFilter("info")`.
 //! * group `file`: full lossless stacks writing to a real file in a temp dir: logwarden's
-//!   `builder().build()` against tracing-subscriber's JSON formatter over a lossless
+//!   `builder().subscriber()` (what `init()` installs) against tracing-subscriber's JSON formatter over a lossless
 //!   `tracing_appender::non_blocking` writer on `rolling::never`.
 //! * group `alert`: logwarden's whole stack into `io::sink` with the alert layer off and on, for
 //!   INFO and for ERROR events: what the threshold layer costs.
@@ -206,15 +206,15 @@ fn bench_file(c: &mut Criterion) -> FileRun {
     let logwarden_dir = tempfile::tempdir().expect("temp dir");
     let usual_dir = tempfile::tempdir().expect("temp dir");
 
-    // (a) logwarden's own stack: filter, JSON layer, off-thread lossless rolling file.
-    let (layer, guard) = logwarden::builder()
+    // (a) logwarden's own stack, as `init()` installs it: filter, JSON layer, alert layer,
+    // off-thread lossless rolling file.
+    let (logwarden_sub, guard) = logwarden::builder()
         .service("orders")
         .dir(logwarden_dir.path())
         .max_bytes(64 << 20)
         .capture_log(false)
-        .build::<_>()
+        .subscriber()
         .expect("logwarden builder");
-    let logwarden_sub = tracing_subscriber::registry().with(layer);
 
     // (b) the usual stack: ts JSON over a lossless tracing-appender non-blocking file writer.
     let file_appender = tracing_appender::rolling::never(usual_dir.path(), "usual.log");
