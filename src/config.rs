@@ -946,6 +946,7 @@ impl Builder {
                 clock,
                 Arc::clone(&delivery.counters),
                 layer.policy(),
+                layer.view(),
             );
             (Some(layer), Some(delivery))
         } else {

@@ -44,6 +44,8 @@ pub struct AlertLayer {
     counters: Arc<AlertCounters>,
     /// The records' redaction rules: an alert never shows what the file would not.
     policy: Arc<Policy>,
+    /// The record layer whose span fields the alert quotes (rendered under the same rules).
+    view: u64,
 }
 
 impl fmt::Debug for AlertLayer {
@@ -59,6 +61,7 @@ impl AlertLayer {
         clock: Clock,
         counters: Arc<AlertCounters>,
         policy: Arc<Policy>,
+        view: u64,
     ) -> Self {
         AlertLayer {
             engine,
@@ -66,6 +69,7 @@ impl AlertLayer {
             clock,
             counters,
             policy,
+            view,
         }
     }
 }
@@ -198,7 +202,7 @@ where
             let shown = |text: String| cut(redact_text(text, patterns), MESSAGE_MAX);
             let target = meta.target();
             let target = &target[..floor_boundary(target, self.policy.max_field)];
-            let (span_trace_id, context) = crate::record::span_context(event, &ctx);
+            let (span_trace_id, context) = crate::record::span_context(event, &ctx, self.view);
             Sample {
                 message: shown(visitor.message.unwrap_or_default()),
                 target: shown(target.to_owned()),

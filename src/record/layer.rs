@@ -18,7 +18,7 @@ use super::fields::{push_text, same_key, Entry, Recorder, Rendered};
 use super::policy::{
     Policy, DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_LINE_BYTES, DROPPED_FIELDS_KEY, MIN_FIELD_BYTES,
 };
-use super::spans::{self, SpanFields};
+use super::spans::{self, SpanFields, SpanStore};
 use crate::clock::Clock;
 use crate::redact::Redaction;
 use crate::timestamp::push_rfc3339_cached;
@@ -53,7 +53,12 @@ pub struct JsonLayer<W> {
     /// setters does not matter.
     caps: (usize, usize),
     policy: Arc<Policy>,
+    /// Which of a span's stored field sets is this layer's (see [`SpanStore`]).
+    view: u64,
 }
+
+/// Numbers the layers, for [`JsonLayer::view`].
+static NEXT_VIEW: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl<W> fmt::Debug for JsonLayer<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -77,6 +82,7 @@ impl<W> JsonLayer<W> {
             clock: Clock::System,
             caps: (DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_LINE_BYTES),
             policy: Arc::new(Policy::default()),
+            view: NEXT_VIEW.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         };
         layer.render_constants();
         layer
@@ -189,7 +195,14 @@ impl<W> JsonLayer<W> {
             clock: self.clock,
             caps: self.caps,
             policy: self.policy,
+            view: self.view,
         }
+    }
+
+    /// The key of this layer's field sets in each span, shared with the alert layer that reads
+    /// them.
+    pub(crate) fn view(&self) -> u64 {
+        self.view
     }
 
     /// Formats `event` into `bufs.line` and hands it to the writer.
@@ -283,13 +296,19 @@ impl<W> JsonLayer<W> {
             quoted_into(line, leaf.name());
             // The innermost span holds its ancestors' fields too, joined in one block: copied
             // whole unless an event field shadows one of them or the line cap is near.
+            let view = self.view;
             let mut ext = leaf.extensions();
-            if !ext.get::<SpanFields>().is_some_and(SpanFields::is_fresh) {
+            let current = |ext: &tracing_subscriber::registry::Extensions<'_>| {
+                ext.get::<SpanStore>()
+                    .and_then(|s| s.view(view))
+                    .is_some_and(SpanFields::is_fresh)
+            };
+            if !current(&ext) {
                 drop(ext);
-                refresh(&leaf, chain);
+                refresh(&leaf, chain, view);
                 ext = leaf.extensions();
             }
-            if let Some(stored) = ext.get::<SpanFields>() {
+            if let Some(stored) = ext.get::<SpanStore>().and_then(|s| s.view(view)) {
                 let block = stored.block();
                 let shadows = |e: &Entry| names.iter().any(|n| same_key(n, e.name));
                 if !stored.entries().any(shadows) && line.len() + 1 + block.len() <= budget {
@@ -434,21 +453,36 @@ where
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
+        let view = self.view;
         let fields = self.render_span_fields(
             |visitor| attrs.record(visitor),
             |own| {
-                let parent = span.parent();
-                let ext = parent.as_ref().map(|p| p.extensions());
-                SpanFields::new(own, ext.as_ref().and_then(|e| e.get::<SpanFields>()))
+                let Some(parent) = span.parent() else {
+                    return SpanFields::new(own, None);
+                };
+                if let Some(stored) = parent.extensions().get::<SpanStore>() {
+                    if let Some(fields) = stored.view(view) {
+                        return SpanFields::new(own, Some(fields));
+                    }
+                }
+                // The parent was created before this layer joined the registry: give it an
+                // empty set that knows it has children, so its later records reach this one,
+                // and take a copy that is rebuilt before first use.
+                let mut ext = parent.extensions_mut();
+                let store = store_mut(&mut ext);
+                match store.view(view) {
+                    Some(fields) => fields.adopt(),
+                    None => store.set(view, SpanFields::orphan(&Rendered::default(), true)),
+                }
+                SpanFields::new(own, store.view(view))
             },
         );
-        // `replace`, not `insert`: a second JsonLayer in the same stack renders the same
-        // fields, and `insert` would panic on the duplicate.
-        span.extensions_mut().replace(fields);
+        store_mut(&mut span.extensions_mut()).set(view, fields);
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
+        let view = self.view;
         self.render_span_fields(
             |visitor| values.record(visitor),
             |update| {
@@ -456,11 +490,10 @@ where
                     return;
                 }
                 let mut ext = span.extensions_mut();
-                match ext.get_mut::<SpanFields>() {
+                let store = store_mut(&mut ext);
+                match store.view_mut(view) {
                     Some(existing) => existing.record(update),
-                    None => {
-                        ext.replace(SpanFields::orphan(update));
-                    }
+                    None => store.set(view, SpanFields::orphan(update, false)),
                 }
             },
         );
@@ -479,9 +512,23 @@ where
     }
 }
 
-/// Rebuilds `leaf`'s stored copy of its ancestors' fields from their own, root first.
-fn refresh<'a, R>(leaf: &tracing_subscriber::registry::SpanRef<'a, R>, chain: &mut Rendered)
-where
+/// The span's [`SpanStore`], created on first use.
+fn store_mut<'a>(
+    ext: &'a mut tracing_subscriber::registry::ExtensionsMut<'_>,
+) -> &'a mut SpanStore {
+    if ext.get_mut::<SpanStore>().is_none() {
+        ext.insert(SpanStore::default());
+    }
+    ext.get_mut::<SpanStore>().expect("just inserted")
+}
+
+/// Rebuilds `leaf`'s stored copy of its ancestors' fields (layer `view`'s) from their own,
+/// root first.
+fn refresh<'a, R>(
+    leaf: &tracing_subscriber::registry::SpanRef<'a, R>,
+    chain: &mut Rendered,
+    view: u64,
+) where
     R: LookupSpan<'a>,
 {
     let at = spans::epoch();
@@ -489,7 +536,7 @@ where
     if let Some(parent) = leaf.parent() {
         for span in parent.scope().from_root() {
             let ext = span.extensions();
-            if let Some(stored) = ext.get::<SpanFields>() {
+            if let Some(stored) = ext.get::<SpanStore>().and_then(|s| s.view(view)) {
                 for e in stored.own() {
                     chain.push_fragment(e.name, stored.fragment(e));
                 }
@@ -497,12 +544,13 @@ where
         }
     }
     let mut ext = leaf.extensions_mut();
-    match ext.get_mut::<SpanFields>() {
+    let store = store_mut(&mut ext);
+    match store.view_mut(view) {
         Some(stored) => stored.rebuild(chain, at),
         None => {
             let mut stored = SpanFields::default();
             stored.rebuild(chain, at);
-            ext.replace(stored);
+            store.set(view, stored);
         }
     }
 }
@@ -513,6 +561,7 @@ where
 pub(crate) fn span_context<S>(
     event: &Event<'_>,
     ctx: &Context<'_, S>,
+    view: u64,
 ) -> (Option<String>, Option<String>)
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -523,7 +572,7 @@ where
     if let Some(scope) = ctx.event_scope(event) {
         for span in scope {
             let ext = span.extensions();
-            let Some(rendered) = ext.get::<SpanFields>() else {
+            let Some(rendered) = ext.get::<SpanStore>().and_then(|s| s.view(view)) else {
                 continue;
             };
             for e in rendered.own() {

@@ -21,6 +21,32 @@ pub(crate) fn epoch() -> u64 {
     EPOCH.load(Ordering::Acquire)
 }
 
+/// A span's extension: one [`SpanFields`] per `JsonLayer` in the registry. Layers can differ
+/// in redaction, caps and, behind per-layer filters, in which ancestors they see, so none may
+/// read what another rendered. Usually one layer: stored inline.
+#[derive(Debug, Default)]
+pub(crate) struct SpanStore(SmallVec<[(u64, SpanFields); 1]>);
+
+impl SpanStore {
+    /// What layer `layer` stored.
+    #[inline]
+    pub(crate) fn view(&self, layer: u64) -> Option<&SpanFields> {
+        self.0.iter().find(|(l, _)| *l == layer).map(|(_, f)| f)
+    }
+
+    pub(crate) fn view_mut(&mut self, layer: u64) -> Option<&mut SpanFields> {
+        self.0.iter_mut().find(|(l, _)| *l == layer).map(|(_, f)| f)
+    }
+
+    /// Stores `fields` as layer `layer`'s, replacing what it had.
+    pub(crate) fn set(&mut self, layer: u64, fields: SpanFields) {
+        match self.view_mut(layer) {
+            Some(old) => *old = fields,
+            None => self.0.push((layer, fields)),
+        }
+    }
+}
+
 /// One stored field: where its `"key":value` fragment lies, and whether it is the span's own
 /// (rather than inherited).
 #[derive(Clone, Copy, Debug)]
@@ -38,8 +64,9 @@ pub(crate) struct SpanFields {
     /// The fragments, comma-separated: inherited ones first (root first), then the span's own.
     block: SmallVec<[u8; 128]>,
     fields: SmallVec<[Stored; 4]>,
-    /// The epoch at which the inherited part was taken.
-    epoch: u64,
+    /// The epoch at which the inherited part was taken; `None`: never current (taken from a span
+    /// this layer did not see created), rebuilt before first use.
+    epoch: Option<u64>,
     /// Set when a child copied this span's fields.
     has_children: AtomicBool,
 }
@@ -48,7 +75,7 @@ impl SpanFields {
     /// A new span's storage: `parent`'s fields that `own` does not shadow, then `own`.
     pub(crate) fn new(own: &Rendered, parent: Option<&SpanFields>) -> Self {
         let mut fields = SpanFields {
-            epoch: parent.map_or_else(epoch, |p| p.epoch),
+            epoch: parent.map_or_else(|| Some(epoch()), |p| p.epoch),
             ..SpanFields::default()
         };
         if let Some(parent) = parent {
@@ -66,19 +93,26 @@ impl SpanFields {
         fields
     }
 
-    /// Storage for a span this layer did not see created: its inherited part is rebuilt before
-    /// first use.
-    pub(crate) fn orphan(own: &Rendered) -> Self {
+    /// Storage for a span this layer did not see created (it was added to a running registry):
+    /// its inherited part is rebuilt before first use. `has_children` when a child found it
+    /// missing: the span's later records must reach that child.
+    pub(crate) fn orphan(own: &Rendered, has_children: bool) -> Self {
         SpanFields {
-            epoch: u64::MAX,
+            epoch: None,
+            has_children: AtomicBool::new(has_children),
             ..SpanFields::new(own, None)
         }
+    }
+
+    /// Notes that a child copied this span's fields (see [`SpanFields::new`]).
+    pub(crate) fn adopt(&self) {
+        self.has_children.store(true, Ordering::Relaxed);
     }
 
     /// Whether the inherited part is current.
     #[inline]
     pub(crate) fn is_fresh(&self) -> bool {
-        self.epoch == epoch()
+        self.epoch == Some(epoch())
     }
 
     /// Every field, comma-separated: what an event inside copies when none of its own fields
@@ -136,13 +170,17 @@ impl SpanFields {
         }
         if self.has_children.load(Ordering::Relaxed) {
             next.has_children = AtomicBool::new(true);
-            // This span stays fresh if it was and nobody else moved the epoch meanwhile.
-            let seen = self.epoch;
-            let moved = EPOCH.compare_exchange(seen, seen + 1, Ordering::AcqRel, Ordering::Acquire);
+            // This span stays current if it was and nobody else moved the epoch meanwhile.
+            let moved = match self.epoch {
+                Some(seen) if was_fresh => EPOCH
+                    .compare_exchange(seen, seen + 1, Ordering::AcqRel, Ordering::Acquire)
+                    .ok()
+                    .map(|_| seen + 1),
+                _ => None,
+            };
             match moved {
-                Ok(_) if was_fresh => next.epoch = seen + 1,
-                Ok(_) => {}
-                Err(_) => {
+                Some(now) => next.epoch = Some(now),
+                None => {
                     EPOCH.fetch_add(1, Ordering::AcqRel);
                 }
             }
@@ -154,7 +192,7 @@ impl SpanFields {
     /// span's field after an outer one's of the same name), taken at epoch `at`.
     pub(crate) fn rebuild(&mut self, chain: &Rendered, at: u64) {
         let mut next = SpanFields {
-            epoch: at,
+            epoch: Some(at),
             has_children: AtomicBool::new(self.has_children.load(Ordering::Relaxed)),
             ..SpanFields::default()
         };

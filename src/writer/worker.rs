@@ -151,11 +151,11 @@ impl Shared {
         let target = st.accepted;
         while st.done < target && !st.exited {
             st.urgent = true;
-            if st.writer_idle || st.writer_lingering {
-                st.writer_idle = false;
-                st.writer_lingering = false;
-                self.wake.notify_one();
-            }
+            st.writer_idle = false;
+            st.writer_lingering = false;
+            // Always: a caller that took the writer out of idle may not have woken it yet (it
+            // notifies after unlocking), and flushes are rare.
+            self.wake.notify_one();
             if self.progress.wait_until(&mut st, deadline).timed_out() {
                 return st.done >= target;
             }
