@@ -26,7 +26,8 @@ use crate::guard::Guard;
 use crate::notify::{self, DeliveryOptions, JsonNotifier, Notifier, SlackNotifier, Webhook};
 use crate::parse;
 use crate::record::{
-    JsonLayer, DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_LINE_BYTES, MIN_FIELD_BYTES, MIN_LINE_BYTES,
+    Format, JsonLayer, Key, Layout, TimeFormat, DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_LINE_BYTES,
+    MIN_FIELD_BYTES, MIN_LINE_BYTES,
 };
 use crate::redact::{Redaction, ValuePatterns};
 use crate::stack::{Stack, StackFilter};
@@ -116,6 +117,10 @@ pub fn builder() -> Builder {
 /// | cap per value | [`max_field_bytes`](Builder::max_field_bytes) | `LOGWARDEN_MAX_FIELD_BYTES` | 32 KiB |
 /// | cap per line | [`max_line_bytes`](Builder::max_line_bytes) | `LOGWARDEN_MAX_LINE_BYTES` | 96 KiB |
 /// | panic hook | [`panic_hook`](Builder::panic_hook) | `LOGWARDEN_PANIC_HOOK` | on with `init()`, off with `build()` |
+/// | record layout | [`format`](Builder::format) | `LOGWARDEN_FORMAT` (`logwarden`, `ecs`, `gcp`, `datadog`) | `logwarden` |
+/// | key names | [`rename`](Builder::rename) | – | the format's |
+/// | fixed fields | [`field`](Builder::field) | `LOGWARDEN_FIELDS` (`version=1.4.2,region=eu-west-1`; added to the code's, same key replaced) | none |
+/// | time format | [`timestamp`](Builder::timestamp) | `LOGWARDEN_TIMESTAMP` (`rfc3339`, `unix_ms`) | `rfc3339` |
 #[must_use = "a builder does nothing until `.init()` or `.build()`"]
 pub struct Builder {
     filter: Val<String>,
@@ -153,6 +158,10 @@ pub struct Builder {
     max_field_bytes: Option<Val<usize>>,
     max_line_bytes: Val<usize>,
     panic_hook: Option<bool>,
+    /// The record's keys and fixed fields; the fixed fields from code only.
+    layout: Layout,
+    /// From `LOGWARDEN_FIELDS`: merged into `layout`'s at the end (same key: this value).
+    env_fields: Vec<(String, String)>,
     /// The first environment variable that failed to parse; returned by `init()`/`build()`.
     env_error: Option<Error>,
 }
@@ -192,6 +201,8 @@ impl Default for Builder {
             max_field_bytes: None,
             max_line_bytes: Val::new(DEFAULT_MAX_LINE_BYTES, "LOGWARDEN_MAX_LINE_BYTES"),
             panic_hook: None,
+            layout: Layout::default(),
+            env_fields: Vec::new(),
             env_error: None,
         }
     }
@@ -239,6 +250,8 @@ impl fmt::Debug for Builder {
             )
             .field("max_line_bytes", &self.max_line_bytes.value)
             .field("panic_hook", &self.panic_hook)
+            .field("layout", &self.layout)
+            .field("env_fields", &self.env_fields)
             .finish_non_exhaustive()
     }
 }
@@ -458,6 +471,47 @@ impl Builder {
     /// application owns the process-wide state.
     pub fn panic_hook(mut self, on: bool) -> Self {
         self.panic_hook = Some(on);
+        self
+    }
+
+    /// The record layout: logwarden's own (the default) or a log platform's, see [`Format`].
+    /// [`rename`](Builder::rename) applies on top of it, whatever the order of the calls.
+    pub fn format(mut self, format: Format) -> Self {
+        self.layout.format = format;
+        self
+    }
+
+    /// Writes one of the record's own keys under another name, e.g. `@timestamp` for
+    /// [`Key::TIMESTAMP`] or `severity` for [`Key::LEVEL`].
+    ///
+    /// # Errors
+    /// `init()`/`build()` fail, naming `rename(Key::…)`, when the name is empty or already
+    /// used by another key of the record.
+    pub fn rename(mut self, key: Key, name: impl Into<String>) -> Self {
+        self.layout.renames.retain(|(k, _)| *k != key);
+        self.layout.renames.push((key, name.into()));
+        self
+    }
+
+    /// Adds a fixed field to every record (after the record's own keys), such as the release
+    /// or the region: `field("version", "1.4.2")`. A span or event field of the same name is
+    /// written as `fields.<name>`, so the fixed one cannot be overwritten or duplicated.
+    /// `LOGWARDEN_FIELDS` adds to these, and replaces a value of the same key.
+    ///
+    /// # Errors
+    /// `init()`/`build()` fail, naming the setting, when the key is empty or is one of the
+    /// record's own.
+    pub fn field(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        let key = key.into();
+        self.layout.statics.retain(|(k, _)| *k != key);
+        self.layout.statics.push((key, value.into()));
+        self
+    }
+
+    /// How the record's time is written: RFC 3339 text (the default) or milliseconds since
+    /// the epoch as a number.
+    pub fn timestamp(mut self, time: TimeFormat) -> Self {
+        self.layout.time = time;
         self
     }
 
@@ -697,6 +751,31 @@ impl Builder {
         )? {
             self.panic_hook = Some(v);
         }
+        if let Some(v) = parsed(
+            "LOGWARDEN_FORMAT",
+            get("LOGWARDEN_FORMAT")?,
+            Format::parse,
+            "expected logwarden, ecs, gcp or datadog",
+        )? {
+            self.layout.format = v;
+        }
+        if let Some(v) = parsed(
+            "LOGWARDEN_TIMESTAMP",
+            get("LOGWARDEN_TIMESTAMP")?,
+            TimeFormat::parse,
+            "expected rfc3339 or unix_ms",
+        )? {
+            self.layout.time = v;
+        }
+        if let Some(v) = parsed(
+            "LOGWARDEN_FIELDS",
+            get("LOGWARDEN_FIELDS")?,
+            parse::key_values,
+            "expected key=value pairs separated by commas, each key once, such as \
+             version=1.4.2,region=eu-west-1",
+        )? {
+            self.env_fields = v;
+        }
         Ok(())
     }
 
@@ -705,10 +784,32 @@ impl Builder {
     ///
     /// With the panic hook on, the output filter lets panic records through unless the
     /// directives say otherwise about the `panic` target.
-    fn assemble(self, panic_hook: bool) -> Result<Assembled, Error> {
+    /// The record layout with `LOGWARDEN_FIELDS` merged in, checked: an error names the
+    /// setting that made it unwritable.
+    fn layout(&mut self) -> Result<Layout, Error> {
+        let mut layout = std::mem::take(&mut self.layout);
+        let env_fields = std::mem::take(&mut self.env_fields);
+        let from_env = |key: &str| env_fields.iter().any(|(k, _)| k == key);
+        for (key, value) in &env_fields {
+            layout.statics.retain(|(k, _)| k != key);
+            layout.statics.push((key.clone(), value.clone()));
+        }
+        layout.check().map_err(|(setting, value, reason)| {
+            let setting = match setting.as_str() {
+                "field" if from_env(&value) => "LOGWARDEN_FIELDS".to_owned(),
+                "field" => format!("field({value:?})"),
+                _ => setting,
+            };
+            Error::invalid(&setting, &value, reason)
+        })?;
+        Ok(layout)
+    }
+
+    fn assemble(mut self, panic_hook: bool) -> Result<Assembled, Error> {
         if let Some(e) = self.env_error {
             return Err(e);
         }
+        let layout = self.layout()?;
         let parse = |directives: &str| {
             EnvFilter::builder().parse(directives).map_err(|e| {
                 Error::invalid(
@@ -841,7 +942,8 @@ impl Builder {
                 r.values(values)
             })
             .max_line_bytes(self.max_line_bytes.value)
-            .max_field_bytes(field.value);
+            .max_field_bytes(field.value)
+            .layout(layout);
         let notice = layer.notice();
 
         let (sink, path): (Box<dyn Sink>, Option<PathBuf>) = match self.writer {

@@ -85,7 +85,7 @@ pub use error::{Error, ErrorKind};
 pub use file::Rotation;
 pub use guard::{Guard, Incidents};
 pub use notify::{JsonNotifier, Notifier, SlackNotifier, Webhook};
-pub use record::JsonLayer;
+pub use record::{Format, JsonLayer, Key, TimeFormat};
 pub use redact::{Redaction, ValuePatterns};
 pub use stdout::StdoutMode;
 pub use writer::Overflow;

@@ -34,6 +34,22 @@ pub(crate) fn byte_size(s: &str) -> Option<u64> {
     (bytes.is_finite() && bytes < u64::MAX as f64).then(|| bytes.round() as u64)
 }
 
+/// Fixed fields: `version=1.4.2,region=eu-west-1`. Spaces around keys and values are
+/// trimmed, empty items skipped; a value may contain `=`. An item without `=`, an empty key or a
+/// key given twice is refused.
+pub(crate) fn key_values(s: &str) -> Option<Vec<(String, String)>> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (key, value) = item.split_once('=')?;
+        let key = key.trim();
+        if key.is_empty() || pairs.iter().any(|(k, _)| k == key) {
+            return None;
+        }
+        pairs.push((key.to_owned(), value.trim().to_owned()));
+    }
+    (!pairs.is_empty()).then_some(pairs)
+}
+
 /// A duration: `60` (seconds), `250ms`, `60s`, `5m`, `2h`, `1d`.
 pub(crate) fn duration(s: &str) -> Option<Duration> {
     let s = s.trim();
@@ -74,6 +90,24 @@ pub(crate) fn boolean(s: &str) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_value_lists() {
+        let pairs = |v: &[(&str, &str)]| {
+            v.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            key_values(" version = 1.4.2 ,region=eu-west-1,"),
+            Some(pairs(&[("version", "1.4.2"), ("region", "eu-west-1")]))
+        );
+        assert_eq!(key_values("q=a=b"), Some(pairs(&[("q", "a=b")])));
+        assert_eq!(key_values("empty="), Some(pairs(&[("empty", "")])));
+        for bad in ["version", "=1", "a=1,a=2", " , "] {
+            assert_eq!(key_values(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn byte_sizes() {

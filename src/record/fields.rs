@@ -10,57 +10,24 @@ use smallvec::SmallVec;
 use tracing_core::field::{Field, Visit};
 
 use super::escape::{escape_capped, escape_into, push_cut_marker, Escaper};
-use super::policy::{Policy, DROPPED_FIELDS_KEY};
+use super::policy::Policy;
+use super::schema::push_key;
 use crate::redact::{redact, REDACTED};
 
-/// Keys the crate writes itself. A user field with one of these names is written as
-/// `fields.<name>` so it can neither overwrite nor duplicate them.
-pub(crate) const RESERVED: [&str; 9] = [
-    "timestamp",
-    "level",
-    "message",
-    "target",
-    "service",
-    "env",
-    "host",
-    "pid",
-    "span",
-];
-
-/// The prefix a colliding user field gets.
-pub(crate) const COLLISION_PREFIX: &str = "fields.";
-
-#[inline]
-fn is_reserved(name: &str) -> bool {
-    // Cheap pre-check on length before the string compares.
-    (matches!(name.len(), 3..=9) && RESERVED.contains(&name)) || name == DROPPED_FIELDS_KEY
-}
-
-/// Whether two field names end up as the same JSON key (after reserved names are prefixed).
+/// Whether two entries are the same JSON key. Entry names are final keys (reserved names
+/// already carry their prefix, see [`Reserved`](super::schema::Reserved)), so this is equality;
+/// names are usually the callsite's own `&'static str`, so the pointer often decides.
 #[inline]
 pub(crate) fn same_key(a: &str, b: &str) -> bool {
-    // Names of different lengths are the same key only through the collision prefix, so the
-    // common case (different names) is decided on the lengths alone.
-    if a.len() == b.len() {
-        return std::ptr::eq(a, b) || a == b;
-    }
-    let (long, short) = if a.len() > b.len() { (a, b) } else { (b, a) };
-    long.len() == short.len() + COLLISION_PREFIX.len()
-        && long.starts_with(COLLISION_PREFIX)
-        && &long[COLLISION_PREFIX.len()..] == short
-        && is_reserved(short)
+    a.len() == b.len() && (std::ptr::eq(a, b) || a == b)
 }
 
-/// Appends `"name":` with the reserved-key rename applied.
-#[inline]
-fn push_key(out: &mut Vec<u8>, name: &str) {
-    out.push(b'"');
-    if is_reserved(name) {
-        out.extend_from_slice(COLLISION_PREFIX.as_bytes());
-    }
-    escape_into(out, name);
-    out.extend_from_slice(b"\":");
-}
+/// Causes written per error field: a `source()` chain that loops forever must not hang the
+/// caller.
+const MAX_CAUSES: usize = 32;
+
+/// After an error field's key: the key of its cause chain (`"error.chain":`).
+const CHAIN_SUFFIX: &str = ".chain\":";
 
 /// Appends an `f64` as a JSON number; NaN and the infinities, which JSON cannot express, become
 /// the strings `"NaN"`, `"inf"` and `"-inf"` so the value is still visible.
@@ -184,40 +151,47 @@ impl Recorder<'_> {
     /// Starts a field, or returns `None` if its value must not be visited: a duplicate, bridge
     /// metadata, or a redacted key (written here, whole, as `"[REDACTED]"`).
     #[inline]
-    fn begin(&mut self, field: &Field) -> Option<u32> {
+    fn begin(&mut self, field: &Field) -> Option<(u32, &'static str)> {
         let name = field.name();
         if self.skip_log_fields && name.starts_with("log.") {
             return None;
         }
-        if self.fields.has(name) || (self.message_taken && name == "message") {
+        let key = self.policy.reserved.key(name);
+        self.begin_as(name, key)
+    }
+
+    /// [`Recorder::begin`] with the final key already chosen.
+    #[inline]
+    fn begin_as(&mut self, name: &'static str, key: &'static str) -> Option<(u32, &'static str)> {
+        if self.fields.has(key) || (self.message_taken && name == "message") {
             return None;
         }
         let start = self.fields.buf.len() as u32;
-        push_key(&mut self.fields.buf, name);
+        push_key(&mut self.fields.buf, key);
         if self.policy.redaction.redacts_field(name) {
             let out = &mut self.fields.buf;
             out.push(b'"');
             out.extend_from_slice(REDACTED.as_bytes());
             out.push(b'"');
-            self.end(field, start);
+            self.end(key, start);
             return None;
         }
-        Some(start)
+        Some((start, key))
     }
 
     #[inline]
-    fn text(&mut self, field: &Field, start: u32, value: fmt::Arguments<'_>) {
+    fn text(&mut self, (start, key): (u32, &'static str), value: fmt::Arguments<'_>) {
         let out = &mut self.fields.buf;
         out.push(b'"');
         push_formatted(out, self.policy.max_field, self.policy, value);
         out.push(b'"');
-        self.end(field, start);
+        self.end(key, start);
     }
 
     #[inline]
-    fn end(&mut self, field: &Field, start: u32) {
+    fn end(&mut self, key: &'static str, start: u32) {
         self.fields.entries.push(Entry {
-            name: field.name(),
+            name: key,
             start,
             end: self.fields.buf.len() as u32,
         });
@@ -237,18 +211,18 @@ impl Recorder<'_> {
 
     #[inline]
     fn raw(&mut self, field: &Field, value: &[u8]) {
-        if let Some(start) = self.begin(field) {
+        if let Some((start, key)) = self.begin(field) {
             self.fields.buf.extend_from_slice(value);
-            self.end(field, start);
+            self.end(key, start);
         }
     }
 }
 
 impl Visit for Recorder<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        if let Some(start) = self.begin(field) {
+        if let Some((start, key)) = self.begin(field) {
             push_f64(&mut self.fields.buf, value);
-            self.end(field, start);
+            self.end(key, start);
         }
     }
 
@@ -277,19 +251,72 @@ impl Visit for Recorder<'_> {
         let message_cap = self.message_cap;
         if let Some(msg) = self.message_buf(field) {
             push_text(msg, message_cap, policy, value);
-        } else if let Some(start) = self.begin(field) {
+        } else if let Some((start, key)) = self.begin(field) {
             let out = &mut self.fields.buf;
             out.push(b'"');
             push_text(out, policy.max_field, policy, value);
             out.push(b'"');
-            self.end(field, start);
+            self.end(key, start);
         }
     }
 
+    /// The error's message, then its causes (`source()` chain): as `<key>.chain`, an array of
+    /// messages, or for a field named `error` in a preset with error attributes, the vendor's
+    /// keys (`error.message` and the chain as text, one `caused by:` line per cause).
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        if let Some(start) = self.begin(field) {
-            self.text(field, start, format_args!("{value}"));
+        let name = field.name();
+        if self.skip_log_fields && name.starts_with("log.") {
+            return;
         }
+        let vendor = self.policy.reserved.error_keys.filter(|_| name == "error");
+        let key = match vendor {
+            Some((message, _)) => message,
+            None => self.policy.reserved.key(name),
+        };
+        let Some((start, key)) = self.begin_as(name, key) else {
+            return;
+        };
+        let out = &mut self.fields.buf;
+        let cap = self.policy.max_field;
+        out.push(b'"');
+        push_formatted(out, cap, self.policy, format_args!("{value}"));
+        out.push(b'"');
+        // One entry for the message and its chain: they are kept or dropped together.
+        let causes = || std::iter::successors(value.source(), |e| e.source()).take(MAX_CAUSES);
+        if causes().next().is_some() {
+            out.push(b',');
+            match vendor {
+                Some((_, stack)) => {
+                    push_key(out, stack);
+                    out.push(b'"');
+                    let text_start = out.len();
+                    let mut escaper = Escaper::new(out, cap);
+                    let _ = fmt::write(&mut escaper, format_args!("{value}"));
+                    for cause in causes() {
+                        let _ = fmt::write(&mut escaper, format_args!("\ncaused by: {cause}"));
+                    }
+                    let dropped = escaper.dropped();
+                    finish_text(out, self.policy, text_start, dropped);
+                    out.push(b'"');
+                }
+                None => {
+                    out.push(b'"');
+                    escape_into(out, key);
+                    out.extend_from_slice(CHAIN_SUFFIX.as_bytes());
+                    out.push(b'[');
+                    for (i, cause) in causes().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        out.push(b'"');
+                        push_formatted(out, cap, self.policy, format_args!("{cause}"));
+                        out.push(b'"');
+                    }
+                    out.push(b']');
+                }
+            }
+        }
+        self.end(key, start);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
@@ -297,8 +324,8 @@ impl Visit for Recorder<'_> {
         if let Some(msg) = self.message_buf(field) {
             // The message arrives as `fmt::Arguments`, whose Debug is its Display.
             push_formatted(msg, message_cap, policy, format_args!("{value:?}"));
-        } else if let Some(start) = self.begin(field) {
-            self.text(field, start, format_args!("{value:?}"));
+        } else if let Some(started) = self.begin(field) {
+            self.text(started, format_args!("{value:?}"));
         }
     }
 }
@@ -306,23 +333,6 @@ impl Visit for Recorder<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn same_key_sees_through_the_collision_prefix() {
-        assert!(same_key("user_id", "user_id"));
-        assert!(!same_key("user_id", "user"));
-        assert!(same_key("fields.level", "level"));
-        assert!(same_key("level", "fields.level"));
-        assert!(!same_key("fields.user", "user"));
-    }
-
-    #[test]
-    fn reserved_names_get_prefixed() {
-        let mut v = Vec::new();
-        push_key(&mut v, "level");
-        push_key(&mut v, "levels");
-        assert_eq!(v, br#""fields.level":"levels":"#);
-    }
 
     #[test]
     fn floats_that_json_cannot_hold_become_strings() {

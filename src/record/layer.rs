@@ -13,15 +13,15 @@ use tracing_subscriber::registry::LookupSpan;
 
 use std::sync::Arc;
 
-use super::escape::quoted_into;
+use super::escape::{escape_into, quoted_into};
 use super::fields::{push_text, same_key, Entry, Recorder, Rendered};
 use super::policy::{
     Policy, DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_LINE_BYTES, DROPPED_FIELDS_KEY, MIN_FIELD_BYTES,
 };
+use super::schema::{Format, Key, Layout, Reserved, Schema, TimeFormat};
 use super::spans::{self, SpanFields, SpanStore};
 use crate::clock::Clock;
 use crate::redact::Redaction;
-use crate::timestamp::push_rfc3339_cached;
 
 /// A [`Layer`] that writes every event as one JSON object per line, with the fields of the
 /// enclosing spans flattened in.
@@ -44,8 +44,10 @@ use crate::timestamp::push_rfc3339_cached;
 /// single `write_all`, so a writer sees whole lines only.
 pub struct JsonLayer<W> {
     make_writer: W,
-    /// `,"service":"…","env":"…","host":"…","pid":N`, rendered once.
-    constants: Box<[u8]>,
+    /// The keys, level names, time format and fixed fields, as asked for.
+    layout: Layout,
+    /// `layout` rendered into the pieces each record copies.
+    schema: Arc<Schema>,
     service: String,
     env: String,
     clock: Clock,
@@ -74,9 +76,11 @@ impl<W> JsonLayer<W> {
     /// A layer writing to `make_writer`, with `service` set to the executable's name and `env` to
     /// `development` until told otherwise.
     pub fn new(make_writer: W) -> Self {
+        let layout = Layout::default();
         let mut layer = JsonLayer {
+            schema: Arc::new(Schema::new(&layout, "", "")),
+            layout,
             make_writer,
-            constants: Box::default(),
             service: crate::host::executable_name().to_owned(),
             env: "development".to_owned(),
             clock: Clock::System,
@@ -84,7 +88,7 @@ impl<W> JsonLayer<W> {
             policy: Arc::new(Policy::default()),
             view: NEXT_VIEW.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         };
-        layer.render_constants();
+        layer.render_schema();
         layer
     }
 
@@ -92,7 +96,7 @@ impl<W> JsonLayer<W> {
     #[must_use]
     pub fn service(mut self, service: impl Into<String>) -> Self {
         self.service = service.into();
-        self.render_constants();
+        self.render_schema();
         self
     }
 
@@ -100,7 +104,68 @@ impl<W> JsonLayer<W> {
     #[must_use]
     pub fn env(mut self, env: impl Into<String>) -> Self {
         self.env = env.into();
-        self.render_constants();
+        self.render_schema();
+        self
+    }
+
+    /// Sets the record layout: logwarden's own (the default) or a log platform's
+    /// ([`Format`]). Renames made with [`JsonLayer::rename`] apply on top of the preset.
+    #[must_use]
+    pub fn format(self, format: Format) -> Self {
+        let layout = Layout {
+            format,
+            ..self.layout.clone()
+        };
+        self.layout(layout)
+    }
+
+    /// Writes one of the record's own keys under another name: `rename(Key::LEVEL, "severity")`.
+    ///
+    /// An empty name, or one the record already writes, is ignored here (the preset's name is
+    /// kept); [`Builder::rename`](crate::Builder::rename) reports it as an error instead.
+    #[must_use]
+    pub fn rename(self, key: Key, name: impl Into<String>) -> Self {
+        let mut layout = self.layout.clone();
+        layout.renames.retain(|(k, _)| *k != key);
+        layout.renames.push((key, name.into()));
+        self.layout_if_valid(layout)
+    }
+
+    /// Adds a fixed field to every record, after the record's own keys:
+    /// `field("version", "1.4.2")`. The key is protected like the record's own: a span or event
+    /// field of that name is written as `fields.<name>`.
+    ///
+    /// An empty key, or one the record already has, is ignored here;
+    /// [`Builder::field`](crate::Builder::field) reports it as an error instead.
+    #[must_use]
+    pub fn field(self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        let mut layout = self.layout.clone();
+        layout.statics.push((key.into(), value.into()));
+        self.layout_if_valid(layout)
+    }
+
+    /// Sets how the time is written (RFC 3339 text by default).
+    #[must_use]
+    pub fn timestamp(self, time: TimeFormat) -> Self {
+        let layout = Layout {
+            time,
+            ..self.layout.clone()
+        };
+        self.layout(layout)
+    }
+
+    fn layout_if_valid(self, layout: Layout) -> Self {
+        if layout.check().is_ok() {
+            self.layout(layout)
+        } else {
+            self
+        }
+    }
+
+    /// Sets the whole layout at once (the builder, which has checked it).
+    pub(crate) fn layout(mut self, layout: Layout) -> Self {
+        self.layout = layout;
+        self.render_schema();
         self
     }
 
@@ -173,14 +238,15 @@ impl<W> JsonLayer<W> {
         self
     }
 
-    fn render_constants(&mut self) {
-        self.constants = render_constants(&self.service, &self.env);
+    fn render_schema(&mut self) {
+        self.schema = Arc::new(Schema::new(&self.layout, &self.service, &self.env));
+        Arc::make_mut(&mut self.policy).reserved = Reserved::new(&self.layout);
     }
 
     /// The renderer for the crate's own records, with this layer's constant fields.
     pub(crate) fn notice(&self) -> Notice {
         Notice {
-            constants: self.constants.clone(),
+            schema: Arc::clone(&self.schema),
             clock: self.clock.clone(),
         }
     }
@@ -189,7 +255,8 @@ impl<W> JsonLayer<W> {
     pub(crate) fn with_writer<W2>(self, make_writer: W2) -> JsonLayer<W2> {
         JsonLayer {
             make_writer,
-            constants: self.constants,
+            layout: self.layout,
+            schema: self.schema,
             service: self.service,
             env: self.env,
             clock: self.clock,
@@ -206,7 +273,7 @@ impl<W> JsonLayer<W> {
     }
 
     /// Formats `event` into `bufs.line` and hands it to the writer.
-    fn format<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>, bufs: &mut Buffers)
+    fn write_event<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>, bufs: &mut Buffers)
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
         W: for<'a> MakeWriter<'a> + 'static,
@@ -267,15 +334,16 @@ impl<W> JsonLayer<W> {
         });
         names.extend(fields.entries().iter().map(|e| e.name));
 
-        line.extend_from_slice(b"{\"timestamp\":\"");
-        push_rfc3339_cached(line, self.clock.now_micros());
-        line.extend_from_slice(level_prefix(meta.level()));
+        let schema = &*self.schema;
+        let panic = schema.ranks_panics()
+            && *meta.level() == Level::ERROR
+            && meta.target() == crate::panic::TARGET;
+        schema.head(line, self.clock.now_micros(), meta.level(), panic);
         line.extend_from_slice(message);
-        line.extend_from_slice(b"\",\"target\":\"");
+        schema.after_message(line);
         // `log` records bring arbitrary targets: capped like any value.
         push_text(line, text_cap, policy, meta.target());
-        line.push(b'"');
-        line.extend_from_slice(&self.constants);
+        schema.after_target(line, Some(meta));
 
         // Fields that would take the line past its cap are left out, and counted. The reserve
         // keeps room for that count and the closing brace.
@@ -292,7 +360,7 @@ impl<W> JsonLayer<W> {
         };
 
         if let Some(leaf) = ctx.event_span(event) {
-            line.extend_from_slice(b",\"span\":");
+            line.extend_from_slice(schema.span_key());
             quoted_into(line, leaf.name());
             // The innermost span holds its ancestors' fields too, joined in one block: copied
             // whole unless an event field shadows one of them or the line cap is near.
@@ -337,25 +405,11 @@ impl<W> JsonLayer<W> {
     }
 }
 
-/// `,"service":"…","env":"…","host":"…","pid":N`: the fields every record shares.
-fn render_constants(service: &str, env: &str) -> Box<[u8]> {
-    let mut out = Vec::new();
-    out.extend_from_slice(b",\"service\":");
-    quoted_into(&mut out, service);
-    out.extend_from_slice(b",\"env\":");
-    quoted_into(&mut out, env);
-    out.extend_from_slice(b",\"host\":");
-    quoted_into(&mut out, crate::host::host_name());
-    out.extend_from_slice(b",\"pid\":");
-    out.extend_from_slice(itoa::Buffer::new().format(std::process::id()).as_bytes());
-    out.into_boxed_slice()
-}
-
 /// Renders the crate's own records (lines lost, lines dropped) in the same schema as events, with
 /// target `logwarden`, for the writer thread to put straight into the file.
 #[derive(Clone, Debug)]
 pub(crate) struct Notice {
-    constants: Box<[u8]>,
+    schema: Arc<Schema>,
     clock: Clock,
 }
 
@@ -373,15 +427,19 @@ impl Notice {
         message: &str,
         extra: &serde_json::Value,
     ) {
-        out.extend_from_slice(b"{\"timestamp\":\"");
-        crate::timestamp::push_rfc3339(out, self.clock.now_micros());
-        out.extend_from_slice(b"\",\"level\":");
-        quoted_into(out, level);
-        out.extend_from_slice(b",\"message\":");
-        quoted_into(out, message);
-        out.extend_from_slice(b",\"target\":");
-        quoted_into(out, target);
-        out.extend_from_slice(&self.constants);
+        let level = match level {
+            "ERROR" => Level::ERROR,
+            "WARN" => Level::WARN,
+            "DEBUG" => Level::DEBUG,
+            "TRACE" => Level::TRACE,
+            _ => Level::INFO,
+        };
+        self.schema
+            .head(out, self.clock.now_micros(), &level, false);
+        escape_into(out, message);
+        self.schema.after_message(out);
+        escape_into(out, target);
+        self.schema.after_target(out, None);
         if let serde_json::Value::Object(fields) = extra {
             for (key, value) in fields {
                 out.push(b',');
@@ -396,17 +454,6 @@ impl Notice {
             }
         }
         out.extend_from_slice(b"}\n");
-    }
-}
-
-/// `","level":"INFO","message":"` — everything between the timestamp and the message text.
-fn level_prefix(level: &Level) -> &'static [u8] {
-    match *level {
-        Level::ERROR => b"\",\"level\":\"ERROR\",\"message\":\"",
-        Level::WARN => b"\",\"level\":\"WARN\",\"message\":\"",
-        Level::INFO => b"\",\"level\":\"INFO\",\"message\":\"",
-        Level::DEBUG => b"\",\"level\":\"DEBUG\",\"message\":\"",
-        _ => b"\",\"level\":\"TRACE\",\"message\":\"",
     }
 }
 
@@ -502,12 +549,12 @@ where
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         BUFFERS.with(|cell| match cell.try_borrow_mut() {
             Ok(mut bufs) => {
-                self.format(event, &ctx, &mut bufs);
+                self.write_event(event, &ctx, &mut bufs);
                 bufs.shrink();
             }
             // Re-entered: something logged while this thread was formatting (a Debug impl that
             // logs). Use a fresh buffer rather than corrupt the one in use.
-            Err(_) => self.format(event, &ctx, &mut Buffers::default()),
+            Err(_) => self.write_event(event, &ctx, &mut Buffers::default()),
         });
     }
 }

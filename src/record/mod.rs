@@ -4,6 +4,7 @@ mod escape;
 mod fields;
 mod layer;
 mod policy;
+mod schema;
 mod spans;
 
 #[cfg(test)]
@@ -13,3 +14,5 @@ pub(crate) use layer::{span_context, Notice};
 pub(crate) use policy::{
     Policy, DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_LINE_BYTES, MIN_FIELD_BYTES, MIN_LINE_BYTES,
 };
+pub(crate) use schema::Layout;
+pub use schema::{Format, Key, TimeFormat};

@@ -1,5 +1,6 @@
 //! What a record may contain: the redaction rules and the size caps, shared by every output.
 
+use super::schema::Reserved;
 use crate::redact::Redaction;
 
 /// Default cap on one value's JSON text: a long stack trace fits, a runaway `Debug` does not.
@@ -20,6 +21,8 @@ pub(crate) struct Policy {
     pub(crate) redaction: Redaction,
     pub(crate) max_field: usize,
     pub(crate) max_line: usize,
+    /// The record's own keys, which user fields must not take.
+    pub(crate) reserved: Reserved,
 }
 
 impl Default for Policy {
@@ -28,6 +31,7 @@ impl Default for Policy {
             redaction: Redaction::default(),
             max_field: DEFAULT_MAX_FIELD_BYTES,
             max_line: DEFAULT_MAX_LINE_BYTES,
+            reserved: Reserved::default(),
         }
     }
 }

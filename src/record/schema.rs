@@ -1,0 +1,595 @@
+//! The record's vocabulary: which keys it writes, how levels and times are spelled, and which
+//! fixed fields every line carries, per vendor preset (logwarden, ECS, Cloud Logging, Datadog).
+//!
+//! Everything that does not change from one event to the next is rendered here once, into the
+//! byte pieces the layer copies between the per-event parts, so a preset costs the same copies
+//! per event as the default record.
+
+use std::fmt;
+
+use parking_lot::Mutex;
+use tracing_core::{Level, Metadata};
+
+use super::escape::{escape_into, quoted_into};
+use super::policy::DROPPED_FIELDS_KEY;
+use crate::timestamp::push_rfc3339_cached;
+
+/// The prefix a user field named like one of the record's own keys gets.
+pub(crate) const COLLISION_PREFIX: &str = "fields.";
+
+/// The ECS version whose field reference the `ecs` preset follows (written as `ecs.version`).
+pub(crate) const ECS_VERSION: &str = "8.11.0";
+
+/// The record layout: logwarden's own, or the one a log platform reads without remapping.
+///
+/// | preset | time | level | message | target | service, env, host, pid | span name |
+/// |---|---|---|---|---|---|---|
+/// | [`LOGWARDEN`](Format::LOGWARDEN) | `timestamp` | `level` | `message` | `target` | `service`, `env`, `host`, `pid` | `span` |
+/// | [`ECS`](Format::ECS) | `@timestamp` | `log.level` | `message` | `log.logger` | `service.name`, `service.environment`, `host.hostname`, `process.pid` (+ `ecs.version`) | `span.name` |
+/// | [`GCP`](Format::GCP) | `time` | `severity` | `message` | `target` (+ `logging.googleapis.com/sourceLocation`) | `service`, `env`, `host`, `pid` | `span` |
+/// | [`DATADOG`](Format::DATADOG) | `timestamp` | `status` | `message` | `logger.name` | `service`, `env`, `host`, `pid` | `span` |
+///
+/// Span and event fields stay flattened at the top level in every preset. A newtype over a
+/// private enum so that presets can be added without breaking callers.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct Format(Preset);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+enum Preset {
+    #[default]
+    Logwarden,
+    Ecs,
+    Gcp,
+    Datadog,
+}
+
+impl Format {
+    /// logwarden's record (the default): `timestamp`, `level`, `message`, `target`, `service`,
+    /// `env`, `host`, `pid`, `span`, then the span and event fields.
+    pub const LOGWARDEN: Format = Format(Preset::Logwarden);
+    /// Elastic Common Schema, as the ecs-logging specification lays it out: `@timestamp`,
+    /// `log.level` and `message` first, dotted keys at the top level, `ecs.version`.
+    pub const ECS: Format = Format(Preset::Ecs);
+    /// Google Cloud Logging's structured payload: `severity` with Cloud Logging's names
+    /// (`DEBUG`, `INFO`, `WARNING`, `ERROR`, and `CRITICAL` for panics), `time`, and the
+    /// event's source location.
+    pub const GCP: Format = Format(Preset::Gcp);
+    /// Datadog's reserved attributes: `timestamp`, `status` (lower-case level names, `critical`
+    /// for panics), `service`, `host`, and `logger.name`.
+    pub const DATADOG: Format = Format(Preset::Datadog);
+
+    pub(crate) fn parse(s: &str) -> Option<Format> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "logwarden" | "default" => Some(Format::LOGWARDEN),
+            "ecs" | "elastic" => Some(Format::ECS),
+            "gcp" | "google" | "stackdriver" => Some(Format::GCP),
+            "datadog" | "dd" => Some(Format::DATADOG),
+            _ => None,
+        }
+    }
+
+    /// The preset's names for the record's own keys, in [`Key`] order.
+    fn names(self) -> [&'static str; KEYS] {
+        match self.0 {
+            Preset::Logwarden => [
+                "timestamp",
+                "level",
+                "message",
+                "target",
+                "service",
+                "env",
+                "host",
+                "pid",
+                "span",
+            ],
+            Preset::Ecs => [
+                "@timestamp",
+                "log.level",
+                "message",
+                "log.logger",
+                "service.name",
+                "service.environment",
+                "host.hostname",
+                "process.pid",
+                "span.name",
+            ],
+            Preset::Gcp => [
+                "time", "severity", "message", "target", "service", "env", "host", "pid", "span",
+            ],
+            Preset::Datadog => [
+                "timestamp",
+                "status",
+                "message",
+                "logger.name",
+                "service",
+                "env",
+                "host",
+                "pid",
+                "span",
+            ],
+        }
+    }
+
+    /// Level names: TRACE, DEBUG, INFO, WARN, ERROR, then the one for panics.
+    fn levels(self) -> [&'static str; 6] {
+        match self.0 {
+            Preset::Logwarden | Preset::Ecs => ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "ERROR"],
+            // Cloud Logging has no TRACE; DEBUG is its lowest severity.
+            Preset::Gcp => ["DEBUG", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+            // Datadog's status remapper reads `trace` as debug.
+            Preset::Datadog => ["trace", "debug", "info", "warn", "error", "critical"],
+        }
+    }
+
+    /// Where an error-valued field named `error` goes, and its cause chain (as one text): the
+    /// vendors' error attributes. `None`: the field keeps its name and the chain is an array.
+    fn error_keys(self) -> Option<(&'static str, &'static str)> {
+        match self.0 {
+            Preset::Ecs => Some(("error.message", "error.stack_trace")),
+            Preset::Datadog => Some(("error.message", "error.stack")),
+            Preset::Logwarden | Preset::Gcp => None,
+        }
+    }
+}
+
+impl fmt::Debug for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self.0 {
+            Preset::Logwarden => "LOGWARDEN",
+            Preset::Ecs => "ECS",
+            Preset::Gcp => "GCP",
+            Preset::Datadog => "DATADOG",
+        };
+        write!(f, "Format::{name}")
+    }
+}
+
+/// How the record's time is written.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct TimeFormat(Time);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+enum Time {
+    #[default]
+    Rfc3339,
+    UnixMillis,
+}
+
+impl TimeFormat {
+    /// RFC 3339 in UTC with exactly six fractional digits, so every timestamp has the same
+    /// width and sorts as text: `"2026-11-25T22:00:59.123456Z"` (the default).
+    pub const RFC3339: TimeFormat = TimeFormat(Time::Rfc3339);
+    /// Milliseconds since the Unix epoch as a JSON number: `1764108059123`.
+    pub const UNIX_MS: TimeFormat = TimeFormat(Time::UnixMillis);
+
+    pub(crate) fn parse(s: &str) -> Option<TimeFormat> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "rfc3339" | "rfc-3339" | "iso8601" => Some(TimeFormat::RFC3339),
+            "unix_ms" | "unix-ms" | "epoch_ms" | "ms" => Some(TimeFormat::UNIX_MS),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for TimeFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Time::Rfc3339 => f.write_str("TimeFormat::RFC3339"),
+            Time::UnixMillis => f.write_str("TimeFormat::UNIX_MS"),
+        }
+    }
+}
+
+const KEYS: usize = 9;
+
+/// One of the keys the record writes itself, for [`Builder::rename`](crate::Builder::rename) and
+/// [`JsonLayer::rename`](crate::JsonLayer::rename).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Key(usize);
+
+impl Key {
+    /// The event's time.
+    pub const TIMESTAMP: Key = Key(0);
+    /// The event's level.
+    pub const LEVEL: Key = Key(1);
+    /// The event's message.
+    pub const MESSAGE: Key = Key(2);
+    /// The event's target (module path, or the `log` record's target).
+    pub const TARGET: Key = Key(3);
+    /// The service name.
+    pub const SERVICE: Key = Key(4);
+    /// The deployment environment.
+    pub const ENV: Key = Key(5);
+    /// The host name.
+    pub const HOST: Key = Key(6);
+    /// The process id.
+    pub const PID: Key = Key(7);
+    /// The innermost span's name.
+    pub const SPAN: Key = Key(8);
+
+    const NAMES: [&'static str; KEYS] = [
+        "TIMESTAMP",
+        "LEVEL",
+        "MESSAGE",
+        "TARGET",
+        "SERVICE",
+        "ENV",
+        "HOST",
+        "PID",
+        "SPAN",
+    ];
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Key::{}", Key::NAMES[self.0])
+    }
+}
+
+/// What the record's layout is made of, as set by the caller; [`Schema`] is its rendering.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Layout {
+    pub(crate) format: Format,
+    pub(crate) time: TimeFormat,
+    pub(crate) renames: Vec<(Key, String)>,
+    /// Fixed `key: value` pairs written on every line, after the record's own keys.
+    pub(crate) statics: Vec<(String, String)>,
+}
+
+impl Layout {
+    /// The final name of each of the record's own keys.
+    fn names(&self) -> [&str; KEYS] {
+        let mut names = self.format.names();
+        for (key, name) in &self.renames {
+            names[key.0] = name;
+        }
+        names
+    }
+
+    /// Names what makes this layout unwritable (an empty name, or two keys with one name), for
+    /// the builder to return as an error: `(setting, value, reason)`.
+    pub(crate) fn check(&self) -> Result<(), (String, String, &'static str)> {
+        let own = self.names();
+        let extra = self.extra_keys();
+        let taken = "names a key the record already has";
+        for (key, name) in &self.renames {
+            let setting = format!("rename({key:?})");
+            if name.trim().is_empty() {
+                return Err((setting, name.clone(), "is an empty key name"));
+            }
+            let elsewhere = own.iter().enumerate().any(|(i, n)| i != key.0 && n == name);
+            if elsewhere || extra.contains(&name.as_str()) {
+                return Err((setting, name.clone(), taken));
+            }
+        }
+        for (i, (key, _)) in self.statics.iter().enumerate() {
+            if key.trim().is_empty() {
+                return Err(("field".to_owned(), key.clone(), "is an empty key name"));
+            }
+            let twice = self.statics[..i].iter().any(|(k, _)| k == key);
+            if twice || own.contains(&key.as_str()) || extra.contains(&key.as_str()) {
+                return Err(("field".to_owned(), key.clone(), taken));
+            }
+        }
+        Ok(())
+    }
+
+    /// Keys a preset writes besides the renamable ones.
+    fn extra_keys(&self) -> Vec<&'static str> {
+        let mut keys = vec![DROPPED_FIELDS_KEY];
+        match self.format.0 {
+            Preset::Ecs => keys.push("ecs.version"),
+            Preset::Gcp => keys.push(SOURCE_LOCATION_KEY),
+            Preset::Logwarden | Preset::Datadog => {}
+        }
+        if let Some((message, stack)) = self.format.error_keys() {
+            keys.extend([message, stack]);
+        }
+        keys
+    }
+}
+
+const SOURCE_LOCATION_KEY: &str = "logging.googleapis.com/sourceLocation";
+
+/// A [`Layout`] rendered: the byte pieces the layer writes around each event's own parts.
+#[derive(Debug)]
+pub(crate) struct Schema {
+    /// `{"timestamp":"` (or without the quote for a number).
+    open: Box<[u8]>,
+    unix_ms: bool,
+    /// Closes the time, writes the level, opens the message: one per level, then panics.
+    levels: [Box<[u8]>; 6],
+    /// Closes the message and opens the target.
+    after_message: Box<[u8]>,
+    /// Cloud Logging wants each event's file, line and function.
+    source_location: bool,
+    /// `,"service":"…","env":"…","host":"…","pid":N` and the fixed fields.
+    constants: Box<[u8]>,
+    /// `,"span":`
+    span_key: Box<[u8]>,
+    /// Whether panic records get their own level name (the presets whose platforms have one).
+    critical: bool,
+}
+
+impl Schema {
+    pub(crate) fn new(layout: &Layout, service: &str, env: &str) -> Schema {
+        let names = layout.names();
+        let key = |out: &mut Vec<u8>, name: &str| {
+            quoted_into(out, name);
+            out.push(b':');
+        };
+        let unix_ms = layout.time == TimeFormat::UNIX_MS;
+        let mut open = b"{".to_vec();
+        key(&mut open, names[0]);
+        if !unix_ms {
+            open.push(b'"');
+        }
+        let level_names = layout.format.levels();
+        let levels = std::array::from_fn(|i| {
+            let mut piece = Vec::new();
+            if !unix_ms {
+                piece.push(b'"');
+            }
+            piece.push(b',');
+            key(&mut piece, names[1]);
+            quoted_into(&mut piece, level_names[i]);
+            piece.push(b',');
+            key(&mut piece, names[2]);
+            piece.push(b'"');
+            piece.into_boxed_slice()
+        });
+        let mut after_message = b"\",".to_vec();
+        key(&mut after_message, names[3]);
+        after_message.push(b'"');
+
+        let mut constants = Vec::new();
+        let mut constant = |name: &str, value: &[u8]| {
+            constants.push(b',');
+            key(&mut constants, name);
+            constants.extend_from_slice(value);
+        };
+        let quoted = |s: &str| {
+            let mut v = Vec::new();
+            quoted_into(&mut v, s);
+            v
+        };
+        if layout.format == Format::ECS {
+            constant("ecs.version", &quoted(ECS_VERSION));
+        }
+        constant(names[4], &quoted(service));
+        constant(names[5], &quoted(env));
+        constant(names[6], &quoted(crate::host::host_name()));
+        constant(
+            names[7],
+            itoa::Buffer::new().format(std::process::id()).as_bytes(),
+        );
+        for (name, value) in &layout.statics {
+            constant(name, &quoted(value));
+        }
+        let mut span_key = b",".to_vec();
+        key(&mut span_key, names[8]);
+
+        Schema {
+            open: open.into_boxed_slice(),
+            unix_ms,
+            levels,
+            after_message: after_message.into_boxed_slice(),
+            source_location: layout.format == Format::GCP,
+            constants: constants.into_boxed_slice(),
+            span_key: span_key.into_boxed_slice(),
+            critical: matches!(layout.format.0, Preset::Gcp | Preset::Datadog),
+        }
+    }
+
+    /// Everything up to the message text: time, level, and the message's opening quote.
+    /// `panic`: the record of a panic, which some platforms rank above ERROR.
+    #[inline]
+    pub(crate) fn head(&self, out: &mut Vec<u8>, micros: i64, level: &Level, panic: bool) {
+        out.extend_from_slice(&self.open);
+        if self.unix_ms {
+            out.extend_from_slice(
+                itoa::Buffer::new()
+                    .format(micros.div_euclid(1000))
+                    .as_bytes(),
+            );
+        } else {
+            push_rfc3339_cached(out, micros);
+        }
+        let i = match *level {
+            Level::TRACE => 0,
+            Level::DEBUG => 1,
+            Level::INFO => 2,
+            Level::WARN => 3,
+            _ if panic => 5,
+            _ => 4,
+        };
+        out.extend_from_slice(&self.levels[i]);
+    }
+
+    /// Whether [`Schema::head`] needs to know if an ERROR record is a panic.
+    #[inline]
+    pub(crate) fn ranks_panics(&self) -> bool {
+        self.critical
+    }
+
+    /// Closes the message and opens the target text.
+    #[inline]
+    pub(crate) fn after_message(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.after_message);
+    }
+
+    /// Closes the target, then the per-event source location (Cloud Logging only) and the
+    /// fields every record shares.
+    #[inline]
+    pub(crate) fn after_target(&self, out: &mut Vec<u8>, meta: Option<&Metadata<'_>>) {
+        out.push(b'"');
+        if self.source_location {
+            if let Some(meta) = meta {
+                push_source_location(out, meta);
+            }
+        }
+        out.extend_from_slice(&self.constants);
+    }
+
+    /// `,"span":` before the innermost span's name.
+    #[inline]
+    pub(crate) fn span_key(&self) -> &[u8] {
+        &self.span_key
+    }
+}
+
+/// `,"logging.googleapis.com/sourceLocation":{"file":…,"line":"42","function":…}`: Cloud
+/// Logging's `LogEntrySourceLocation`, whose `line` is an int64 and so a string in JSON; the
+/// function is the module path, the closest thing `tracing` knows.
+fn push_source_location(out: &mut Vec<u8>, meta: &Metadata<'_>) {
+    let (file, line, function) = (meta.file(), meta.line(), meta.module_path());
+    if file.is_none() && line.is_none() && function.is_none() {
+        return;
+    }
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(SOURCE_LOCATION_KEY.as_bytes());
+    out.extend_from_slice(b"\":{");
+    let mut first = true;
+    let mut sep = |out: &mut Vec<u8>| {
+        if !std::mem::take(&mut first) {
+            out.push(b',');
+        }
+    };
+    if let Some(file) = file {
+        sep(out);
+        out.extend_from_slice(b"\"file\":");
+        quoted_into(out, file);
+    }
+    if let Some(line) = line {
+        sep(out);
+        out.extend_from_slice(b"\"line\":\"");
+        out.extend_from_slice(itoa::Buffer::new().format(line).as_bytes());
+        out.push(b'"');
+    }
+    if let Some(function) = function {
+        sep(out);
+        out.extend_from_slice(b"\"function\":");
+        quoted_into(out, function);
+    }
+    out.push(b'}');
+}
+
+/// The keys a user field must not take, and what it is written as instead (`fields.<name>`).
+///
+/// The renamed names are `&'static str` (interned once per distinct name) so that an entry's
+/// name is its final key and two fields are the same key exactly when their names are equal.
+#[derive(Clone, Debug)]
+pub(crate) struct Reserved {
+    /// Bit `n` set: some reserved name is `n` bytes long (bit 127: 127 or more), so most names
+    /// are let through on their length alone.
+    lengths: u128,
+    names: Vec<(Box<str>, &'static str)>,
+    /// Where an error-valued field named `error` goes, and its chain; see [`Format`].
+    pub(crate) error_keys: Option<(&'static str, &'static str)>,
+}
+
+impl Default for Reserved {
+    fn default() -> Self {
+        Reserved::new(&Layout::default())
+    }
+}
+
+impl Reserved {
+    pub(crate) fn new(layout: &Layout) -> Reserved {
+        let mut reserved = Reserved {
+            lengths: 0,
+            names: Vec::new(),
+            error_keys: layout.format.error_keys(),
+        };
+        let own = layout.names();
+        let statics = layout.statics.iter().map(|(k, _)| k.as_str());
+        let extra = layout.extra_keys();
+        for name in own.into_iter().chain(statics).chain(extra) {
+            if reserved.names.iter().any(|(n, _)| **n == *name) {
+                continue;
+            }
+            reserved.lengths |= 1u128 << name.len().min(127);
+            let renamed = intern(format!("{COLLISION_PREFIX}{name}"));
+            reserved.names.push((name.into(), renamed));
+        }
+        reserved
+    }
+
+    /// The key a user field named `name` is written under.
+    #[inline]
+    pub(crate) fn key(&self, name: &'static str) -> &'static str {
+        if self.lengths & (1u128 << name.len().min(127)) == 0 {
+            return name;
+        }
+        self.names
+            .iter()
+            .find(|(n, _)| **n == *name)
+            .map_or(name, |(_, renamed)| renamed)
+    }
+}
+
+/// Interned renamed keys: each distinct one is leaked once, however many layers are built.
+fn intern(name: String) -> &'static str {
+    static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut names = NAMES.lock();
+    if let Some(found) = names.iter().find(|n| **n == name) {
+        return found;
+    }
+    let leaked: &'static str = Box::leak(name.into_boxed_str());
+    names.push(leaked);
+    leaked
+}
+
+/// Appends `"key":` for a field whose final key is `key`.
+#[inline]
+pub(crate) fn push_key(out: &mut Vec<u8>, key: &str) {
+    out.push(b'"');
+    escape_into(out, key);
+    out.extend_from_slice(b"\":");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_names_get_the_prefix_and_others_pass() {
+        let r = Reserved::default();
+        assert_eq!(r.key("level"), "fields.level");
+        assert_eq!(r.key("levels"), "levels");
+        assert_eq!(r.key(DROPPED_FIELDS_KEY), "fields.logwarden.dropped_fields");
+        let ecs = Reserved::new(&Layout {
+            format: Format::ECS,
+            ..Layout::default()
+        });
+        assert_eq!(ecs.key("level"), "level");
+        assert_eq!(ecs.key("log.level"), "fields.log.level");
+        assert_eq!(ecs.key("ecs.version"), "fields.ecs.version");
+        // Interned: the same renamed key is the same string, whichever layer asked.
+        assert!(std::ptr::eq(
+            Reserved::default().key("level"),
+            r.key("level")
+        ));
+    }
+
+    #[test]
+    fn check_names_the_setting() {
+        let mut layout = Layout::default();
+        layout.renames.push((Key::LEVEL, "message".into()));
+        let (setting, value, _) = layout.check().unwrap_err();
+        assert_eq!(
+            (setting.as_str(), value.as_str()),
+            ("rename(Key::LEVEL)", "message")
+        );
+        let mut layout = Layout::default();
+        layout.renames.push((Key::HOST, " ".into()));
+        assert!(layout.check().is_err());
+        let mut layout = Layout::default();
+        layout.statics.push(("pid".into(), "1".into()));
+        assert_eq!(layout.check().unwrap_err().1, "pid");
+        let mut layout = Layout::default();
+        layout.renames.push((Key::LEVEL, "severity".into()));
+        layout.statics.push(("level".into(), "x".into()));
+        assert!(layout.check().is_ok(), "the old name is free once renamed");
+    }
+}
