@@ -323,6 +323,44 @@ fn alternating(rounds: usize, each: Duration) {
     print_medians(&filtered, &ns);
     print_ratio(&ns, 0, 1, "init() stack / bare EnvFilter", "<= 1");
     drop((ours_guard, usual_guard, quiet_guard, plain_guard));
+
+    // The record layouts against the default, each `JsonLayer` -> sink.
+    use logwarden::{Format, TimeFormat};
+    let layouts = [
+        ("default record", Dispatch::new(stacks::logwarden(io::sink))),
+        (
+            "ecs",
+            Dispatch::new(stacks::logwarden_layout(io::sink, |l| {
+                l.format(Format::ECS)
+            })),
+        ),
+        (
+            "gcp",
+            Dispatch::new(stacks::logwarden_layout(io::sink, |l| {
+                l.format(Format::GCP)
+            })),
+        ),
+        (
+            "datadog",
+            Dispatch::new(stacks::logwarden_layout(io::sink, |l| {
+                l.format(Format::DATADOG)
+            })),
+        ),
+        (
+            "unix_ms + 2 fixed fields",
+            Dispatch::new(stacks::logwarden_layout(io::sink, |l| {
+                l.timestamp(TimeFormat::UNIX_MS)
+                    .field("version", "1.4.2")
+                    .field("region", "eu-west-1")
+            })),
+        ),
+    ];
+    let ns = rounds_of(&layouts, rounds, each, EVENTS_PER_REQUEST, request);
+    println!("Record layouts, JSON layer -> sink, caller ns per event:");
+    print_medians(&layouts, &ns);
+    for (i, (name, _)) in layouts.iter().enumerate().skip(1) {
+        print_ratio(&ns, i, 0, &format!("{name} / default record"), "<= 1.15");
+    }
 }
 
 /// Runs `unit` (which logs `events` events) on each stack in turn for `each`, `rounds` times

@@ -19,6 +19,21 @@ where
         .with(logwarden::JsonLayer::new(w).service("orders").env("bench"))
 }
 
+/// [`logwarden`] with a record layout other than the default (`JsonLayer::format`, …).
+pub fn logwarden_layout<W>(
+    w: W,
+    layout: impl FnOnce(logwarden::JsonLayer<W>) -> logwarden::JsonLayer<W>,
+) -> impl Subscriber + Send + Sync
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    tracing_subscriber::registry()
+        .with(EnvFilter::new(FILTER))
+        .with(layout(
+            logwarden::JsonLayer::new(w).service("orders").env("bench"),
+        ))
+}
+
 pub fn ts_json<W>(w: W) -> impl Subscriber + Send + Sync
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
