@@ -109,9 +109,9 @@ fn lnav_reads_the_default_record_with_every_level_field_and_message() {
 #[ignore = "needs lnav (apt-get install lnav); run by .ci/run with --ignored"]
 fn lnav_reads_the_ecs_record_with_every_level_field_and_message() {
     let dir = tempfile::tempdir().unwrap();
+    // STAND-IN until the ECS preset is merged: the default record with its keys renamed to the
+    // ECS ones. Replace the next three lines by writing `log` with the ECS preset itself.
     let default_log = write_log(&dir.path().join("logs"));
-    // STAND-IN until the ECS preset is merged: the default record's keys renamed to the ECS
-    // ones. Replace these two lines by writing the log with the ECS preset itself.
     let log = dir.path().join("ecs.log");
     ecs_stand_in(&default_log, &log);
     check(&ECS, dir.path(), &log);
