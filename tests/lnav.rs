@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use serde_json::Value;
-use support::{keys, parse_line, read_lines, read_records};
+use support::read_records;
 use tracing::Level;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -101,7 +101,7 @@ const ECS: Format = Format {
 #[ignore = "needs lnav (apt-get install lnav); run by .ci/run with --ignored"]
 fn lnav_reads_the_default_record_with_every_level_field_and_message() {
     let dir = tempfile::tempdir().unwrap();
-    let log = write_log(&dir.path().join("logs"));
+    let log = write_log(&dir.path().join("logs"), logwarden::Format::LOGWARDEN);
     check(&DEFAULT, dir.path(), &log);
 }
 
@@ -109,11 +109,7 @@ fn lnav_reads_the_default_record_with_every_level_field_and_message() {
 #[ignore = "needs lnav (apt-get install lnav); run by .ci/run with --ignored"]
 fn lnav_reads_the_ecs_record_with_every_level_field_and_message() {
     let dir = tempfile::tempdir().unwrap();
-    // STAND-IN until the ECS preset is merged: the default record with its keys renamed to the
-    // ECS ones. Replace the next three lines by writing `log` with the ECS preset itself.
-    let default_log = write_log(&dir.path().join("logs"));
-    let log = dir.path().join("ecs.log");
-    ecs_stand_in(&default_log, &log);
+    let log = write_log(&dir.path().join("logs"), logwarden::Format::ECS);
     check(&ECS, dir.path(), &log);
 }
 
@@ -121,11 +117,12 @@ fn lnav_reads_the_ecs_record_with_every_level_field_and_message() {
 /// everything) and returns the file. Time comes from a manual clock moved 1.234 ms per event, so
 /// timestamps are distinct at lnav's millisecond resolution and the sub-millisecond digits must
 /// be cut, not rounded.
-fn write_log(dir: &Path) -> PathBuf {
+fn write_log(dir: &Path, format: logwarden::Format) -> PathBuf {
     let clock = logwarden::ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_795_644_059));
     let (layer, guard) = logwarden::builder()
         .service("orders")
         .env("lnav-test")
+        .format(format)
         .dir(dir)
         .filter("trace")
         .clock(clock.clone())
@@ -188,42 +185,6 @@ fn emit(level: Level, i: usize, message: &str) {
         Level::DEBUG => tracing::debug!(cache_hit = i.is_multiple_of(2), "{message}"),
         _ => tracing::trace!(step = i, "{message}"),
     }
-}
-
-/// STAND-IN for the ECS preset (being written on `main`): rewrites each default record with the
-/// ECS key names, in the ECS order, adding `ecs.version` after `log.logger`; other keys keep
-/// their name and place. To be replaced by a log written with the real preset.
-fn ecs_stand_in(default_log: &Path, out: &Path) {
-    let mut text = String::new();
-    for line in read_lines(default_log) {
-        let record = parse_line(&line);
-        let mut fields = Vec::new();
-        for key in keys(&line) {
-            let ecs_key = match key.as_str() {
-                "timestamp" => "@timestamp",
-                "level" => "log.level",
-                "target" => "log.logger",
-                "service" => "service.name",
-                "env" => "service.environment",
-                "host" => "host.hostname",
-                "pid" => "process.pid",
-                "span" => "span.name",
-                other => other,
-            };
-            fields.push(format!(
-                "{}:{}",
-                Value::from(ecs_key),
-                serde_json::to_string(&record[&key]).unwrap()
-            ));
-            if key == "target" {
-                fields.push("\"ecs.version\":\"8.11.0\"".to_owned());
-            }
-        }
-        text.push('{');
-        text.push_str(&fields.join(","));
-        text.push_str("}\n");
-    }
-    fs::write(out, text).unwrap();
 }
 
 /// Installs the formats into a private lnav home under `home`, opens `log` and compares lnav's

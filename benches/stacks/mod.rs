@@ -20,6 +20,7 @@ where
 }
 
 /// [`logwarden`] with a record layout other than the default (`JsonLayer::format`, …).
+#[allow(dead_code)] // the workload bench's; `per_event` shares this module
 pub fn logwarden_layout<W>(
     w: W,
     layout: impl FnOnce(logwarden::JsonLayer<W>) -> logwarden::JsonLayer<W>,
