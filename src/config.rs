@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use tracing_core::Subscriber;
-use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::Layered;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::{LookupSpan, Registry};
@@ -30,6 +30,7 @@ use crate::record::{
     MIN_FIELD_BYTES, MIN_LINE_BYTES,
 };
 use crate::redact::{Redaction, ValuePatterns};
+use crate::reload::{Directives, DispatchSlot, FilterHandle};
 use crate::stack::{Stack, StackFilter};
 use crate::stdout::{pretty_layer, StdoutMode};
 use crate::writer::{self, IoSink, NonBlocking, Overflow, Sink};
@@ -810,29 +811,16 @@ impl Builder {
             return Err(e);
         }
         let layout = self.layout()?;
-        let parse = |directives: &str| {
-            EnvFilter::builder().parse(directives).map_err(|e| {
-                Error::invalid(
-                    self.filter.from,
-                    &self.filter.value,
-                    format!("invalid filter directives: {e}"),
-                )
-            })
-        };
-        let names_panic = self
-            .filter
-            .value
-            .split(',')
-            .any(|d| d.trim().starts_with(crate::panic::TARGET));
-        let filter = if panic_hook && !names_panic {
-            parse(&format!(
-                "{},{}=error",
-                self.filter.value,
-                crate::panic::TARGET
-            ))?
-        } else {
-            parse(&self.filter.value)?
-        };
+        let filter = crate::reload::parse(&self.filter.value, panic_hook)
+            .map_err(|reason| Error::invalid(self.filter.from, &self.filter.value, reason))?;
+        let directives: Directives = Arc::new(RwLock::new(filter));
+        let dispatch = DispatchSlot::default();
+        let filter_handle = FilterHandle::new(
+            Directives::clone(&directives),
+            self.filter.value.clone(),
+            panic_hook,
+            dispatch.clone(),
+        );
         // The default file name derives from the service, so its errors name the service's origin.
         let (service, service_from) = match self.service {
             Some(v) if v.value.trim().is_empty() => {
@@ -1055,12 +1043,20 @@ impl Builder {
             (None, None)
         };
         Ok(Assembled {
-            filter,
+            filter: directives,
+            dispatch,
             json: layer.with_writer(records),
             pretty,
             alert,
             capture_log: self.capture_log,
-            guard: Guard::new(workers, delivery, counters, self.shutdown_timeout, path),
+            guard: Guard::new(
+                workers,
+                delivery,
+                counters,
+                self.shutdown_timeout,
+                path,
+                filter_handle,
+            ),
         })
     }
 
@@ -1200,7 +1196,8 @@ fn validate_file_name(v: &Val<String>) -> Result<(), Error> {
 }
 
 struct Assembled {
-    filter: EnvFilter,
+    filter: Directives,
+    dispatch: DispatchSlot,
     json: JsonLayer<NonBlocking>,
     pretty: Option<NonBlocking>,
     alert: Option<AlertLayer>,
@@ -1221,7 +1218,7 @@ impl Assembled {
         let outputs = self
             .json
             .and_then(self.pretty.map(|w| pretty_layer(w, policy)));
-        let (stack, filter) = crate::stack::stack(outputs, self.alert, self.filter);
+        let (stack, filter) = crate::stack::stack(outputs, self.alert, self.filter, self.dispatch);
         (stack, filter, self.guard, self.capture_log)
     }
 

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::diag::{report, Counters, Stats};
 use crate::notify::Delivery;
+use crate::reload::FilterHandle;
 use crate::writer::{Flusher, WorkerHandle};
 
 /// Keeps the background writers alive; dropping it writes everything logged so far and stops them.
@@ -22,6 +23,7 @@ pub struct Guard {
     counters: Arc<Counters>,
     timeout: Duration,
     path: Option<PathBuf>,
+    filter: FilterHandle,
 }
 
 impl std::fmt::Debug for Guard {
@@ -41,6 +43,7 @@ impl Guard {
         counters: Arc<Counters>,
         timeout: Duration,
         path: Option<PathBuf>,
+        filter: FilterHandle,
     ) -> Self {
         Guard {
             delivery,
@@ -48,7 +51,14 @@ impl Guard {
             counters,
             timeout,
             path,
+            filter,
         }
+    }
+
+    /// A handle to change the filter directives at runtime (see [`FilterHandle`]), e.g. to
+    /// switch a service to `debug` while investigating an incident, then back.
+    pub fn filter_handle(&self) -> FilterHandle {
+        self.filter.clone()
     }
 
     /// Blocks until every line logged before the call has been written to the file (handed to

@@ -71,6 +71,7 @@ mod panic;
 mod parse;
 mod record;
 mod redact;
+mod reload;
 mod stack;
 mod stdout;
 mod text;
@@ -87,6 +88,7 @@ pub use guard::{Guard, Incidents};
 pub use notify::{JsonNotifier, Notifier, SlackNotifier, Webhook};
 pub use record::{Format, JsonLayer, Key, TimeFormat};
 pub use redact::{Redaction, ValuePatterns};
+pub use reload::FilterHandle;
 pub use stdout::StdoutMode;
 pub use writer::Overflow;
 

@@ -8,29 +8,30 @@
 //! all. The price is that the stack must tell, for an ERROR event, whether the output's
 //! directives wanted it too: one directive match per ERROR event, which are rare.
 
-use std::sync::Arc;
-
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::subscriber::Interest;
 use tracing_core::{Event, Level, Metadata, Subscriber};
 use tracing_log::NormalizeEvent;
-use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Context, Filter, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::alert::AlertLayer;
+use crate::reload::{Directives, DispatchSlot};
 
 /// Outputs (`O`: the JSON file layer, with stdout) and, optionally, the alert layer.
 pub(crate) struct Stack<O> {
     outputs: O,
     alert: Option<AlertLayer>,
-    directives: Arc<EnvFilter>,
+    directives: Directives,
+    /// Told the dispatcher at registration, for the filter handle.
+    dispatch: DispatchSlot,
 }
 
 /// Lets through what the output's directives enable, and every ERROR event when alerts are on,
 /// whatever the directives say about its target.
 pub(crate) struct StackFilter {
-    directives: Arc<EnvFilter>,
+    directives: Directives,
     alerts: bool,
 }
 
@@ -38,17 +39,18 @@ pub(crate) struct StackFilter {
 pub(crate) fn stack<O>(
     outputs: O,
     alert: Option<AlertLayer>,
-    directives: EnvFilter,
+    directives: Directives,
+    dispatch: DispatchSlot,
 ) -> (Stack<O>, StackFilter) {
-    let directives = Arc::new(directives);
     let filter = StackFilter {
-        directives: Arc::clone(&directives),
+        directives: Directives::clone(&directives),
         alerts: alert.is_some(),
     };
     let stack = Stack {
         outputs,
         alert,
         directives,
+        dispatch,
     };
     (stack, filter)
 }
@@ -63,6 +65,7 @@ where
     O: Layer<S>,
 {
     fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        self.dispatch.set(subscriber);
         self.outputs.on_register_dispatch(subscriber);
     }
 
@@ -111,7 +114,7 @@ where
         // want it. `log` records are judged by their own target, as when they were enabled.
         let normalized = event.normalized_metadata();
         let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
-        let wanted = Filter::<S>::enabled(&*self.directives, meta, &ctx);
+        let wanted = Filter::<S>::enabled(&*self.directives.read(), meta, &ctx);
         if wanted {
             self.outputs.on_event(event, ctx.clone());
         }
@@ -124,19 +127,19 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn enabled(&self, meta: &Metadata<'_>, cx: &Context<'_, S>) -> bool {
-        (self.alerts && is_error_event(meta)) || Filter::enabled(&*self.directives, meta, cx)
+        (self.alerts && is_error_event(meta)) || Filter::enabled(&*self.directives.read(), meta, cx)
     }
 
     fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
         if self.alerts && is_error_event(meta) {
             Interest::always()
         } else {
-            Filter::<S>::callsite_enabled(&*self.directives, meta)
+            Filter::<S>::callsite_enabled(&*self.directives.read(), meta)
         }
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
-        let hint = Filter::<S>::max_level_hint(&*self.directives);
+        let hint = Filter::<S>::max_level_hint(&*self.directives.read());
         if self.alerts {
             Some(hint.map_or(LevelFilter::TRACE, |l| l.max(LevelFilter::ERROR)))
         } else {
@@ -145,23 +148,23 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        Filter::on_new_span(&*self.directives, attrs, id, ctx);
+        Filter::on_new_span(&*self.directives.read(), attrs, id, ctx);
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        Filter::on_record(&*self.directives, id, values, ctx);
+        Filter::on_record(&*self.directives.read(), id, values, ctx);
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        Filter::on_enter(&*self.directives, id, ctx);
+        Filter::on_enter(&*self.directives.read(), id, ctx);
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        Filter::on_exit(&*self.directives, id, ctx);
+        Filter::on_exit(&*self.directives.read(), id, ctx);
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        Filter::on_close(&*self.directives, id, ctx);
+        Filter::on_close(&*self.directives.read(), id, ctx);
     }
 }
 
@@ -184,22 +187,22 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        Layer::on_new_span(&*self.directives, attrs, id, ctx);
+        Layer::on_new_span(&*self.directives.read(), attrs, id, ctx);
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        Layer::on_record(&*self.directives, id, values, ctx);
+        Layer::on_record(&*self.directives.read(), id, values, ctx);
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        Layer::on_enter(&*self.directives, id, ctx);
+        Layer::on_enter(&*self.directives.read(), id, ctx);
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        Layer::on_exit(&*self.directives, id, ctx);
+        Layer::on_exit(&*self.directives.read(), id, ctx);
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        Layer::on_close(&*self.directives, id, ctx);
+        Layer::on_close(&*self.directives.read(), id, ctx);
     }
 }

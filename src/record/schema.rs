@@ -480,9 +480,9 @@ fn push_source_location(out: &mut Vec<u8>, meta: &Metadata<'_>) {
 /// name is its final key and two fields are the same key exactly when their names are equal.
 #[derive(Clone, Debug)]
 pub(crate) struct Reserved {
-    /// Bit `n` set: some reserved name is `n` bytes long (bit 127: 127 or more), so most names
-    /// are let through on their length alone.
-    lengths: u128,
+    /// Bit [`Reserved::bit`] set for each reserved name, so most names are let through on one
+    /// test of their length and first and last bytes.
+    bits: u128,
     names: Vec<(Box<str>, &'static str)>,
     /// Where an error-valued field named `error` goes, and its chain; see [`Format`].
     pub(crate) error_keys: Option<(&'static str, &'static str)>,
@@ -497,7 +497,7 @@ impl Default for Reserved {
 impl Reserved {
     pub(crate) fn new(layout: &Layout) -> Reserved {
         let mut reserved = Reserved {
-            lengths: 0,
+            bits: 0,
             names: Vec::new(),
             error_keys: layout.format.error_keys(),
         };
@@ -508,17 +508,30 @@ impl Reserved {
             if reserved.names.iter().any(|(n, _)| **n == *name) {
                 continue;
             }
-            reserved.lengths |= 1u128 << name.len().min(127);
+            reserved.bits |= Reserved::bit(name);
             let renamed = intern(format!("{COLLISION_PREFIX}{name}"));
             reserved.names.push((name.into(), renamed));
         }
         reserved
     }
 
+    /// A cheap hash of a name into 0..128: its length and its first and last bytes.
+    #[inline]
+    fn bit(name: &str) -> u128 {
+        let b = name.as_bytes();
+        let (first, last) = (b.first().copied(), b.last().copied());
+        let h = b
+            .len()
+            .wrapping_mul(31)
+            .wrapping_add(usize::from(first.unwrap_or(0)).wrapping_mul(7))
+            .wrapping_add(usize::from(last.unwrap_or(0)));
+        1u128 << (h & 127)
+    }
+
     /// The key a user field named `name` is written under.
     #[inline]
     pub(crate) fn key(&self, name: &'static str) -> &'static str {
-        if self.lengths & (1u128 << name.len().min(127)) == 0 {
+        if self.bits & Reserved::bit(name) == 0 {
             return name;
         }
         self.names
