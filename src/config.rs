@@ -21,7 +21,7 @@ use crate::alert::{AlertLayer, Engine, Settings as AlertSettings};
 use crate::clock::{Clock, ManualClock};
 use crate::diag::{report, Counters};
 use crate::error::Error;
-use crate::file::{FileOptions, OpenError, RollingFile, Rotation};
+use crate::file::{FileOptions, OpenError, RollingFile, Rotation, Timezone};
 use crate::guard::Guard;
 use crate::notify::{self, DeliveryOptions, JsonNotifier, Notifier, SlackNotifier, Webhook};
 use crate::parse;
@@ -100,7 +100,9 @@ pub fn builder() -> Builder {
 /// | active file | [`file_name`](Builder::file_name) | `LOGWARDEN_FILE` | `<service>.log` |
 /// | size trigger | [`max_bytes`](Builder::max_bytes) | `LOGWARDEN_MAX_BYTES` | 10 MiB |
 /// | time trigger | [`rotation`](Builder::rotation) | `LOGWARDEN_ROTATION` | never |
+/// | wall clock of the time trigger | [`timezone`](Builder::timezone) | `LOGWARDEN_TIMEZONE` (`utc`, `local`, or a name such as `Europe/Berlin`) | `utc` |
 /// | rotated files kept | [`keep`](Builder::keep) | `LOGWARDEN_KEEP` | 5 |
+/// | total size of rotated files | [`max_total_bytes`](Builder::max_total_bytes) | `LOGWARDEN_MAX_TOTAL_BYTES` | no cap |
 /// | stdout copy | [`stdout`](Builder::stdout) | `LOGWARDEN_STDOUT` | off |
 /// | buffer | [`buffer_bytes`](Builder::buffer_bytes) | `LOGWARDEN_BUFFER_BYTES` | 1 MiB |
 /// | overflow | [`overflow`](Builder::overflow) | `LOGWARDEN_OVERFLOW` | block (lossless) |
@@ -131,7 +133,9 @@ pub struct Builder {
     file_name: Option<Val<String>>,
     max_bytes: Val<Option<u64>>,
     rotation: Rotation,
+    timezone: Val<Timezone>,
     keep: usize,
+    max_total_bytes: Val<Option<u64>>,
     stdout: StdoutMode,
     buffer_bytes: Val<usize>,
     overflow: Overflow,
@@ -177,7 +181,9 @@ impl Default for Builder {
             file_name: None,
             max_bytes: Val::new(Some(DEFAULT_MAX_BYTES), "LOGWARDEN_MAX_BYTES"),
             rotation: Rotation::NEVER,
+            timezone: Val::new(Timezone::UTC, "LOGWARDEN_TIMEZONE"),
             keep: DEFAULT_KEEP,
+            max_total_bytes: Val::new(None, "LOGWARDEN_MAX_TOTAL_BYTES"),
             stdout: StdoutMode::OFF,
             buffer_bytes: Val::new(DEFAULT_BUFFER_BYTES, "LOGWARDEN_BUFFER_BYTES"),
             overflow: Overflow::BLOCK,
@@ -219,7 +225,9 @@ impl fmt::Debug for Builder {
             .field("file_name", &self.file_name.as_ref().map(|v| &v.value))
             .field("max_bytes", &self.max_bytes.value)
             .field("rotation", &self.rotation)
+            .field("timezone", &self.timezone.value)
             .field("keep", &self.keep)
+            .field("max_total_bytes", &self.max_total_bytes.value)
             .field("stdout", &self.stdout)
             .field("buffer_bytes", &self.buffer_bytes.value)
             .field("overflow", &self.overflow)
@@ -295,9 +303,18 @@ impl Builder {
         self
     }
 
-    /// The time trigger, combinable with the size trigger.
+    /// The time trigger, combinable with the size trigger, on the wall clock of
+    /// [`timezone`](Builder::timezone) (UTC by default).
     pub fn rotation(mut self, rotation: Rotation) -> Self {
         self.rotation = rotation;
+        self
+    }
+
+    /// The wall clock the time trigger follows (default [`Timezone::UTC`]): with
+    /// [`Timezone::LOCAL`] or [`Timezone::named`], daily rotation happens at local midnight.
+    /// Record timestamps and rotated file names stay UTC; see [`Timezone`] for daylight saving.
+    pub fn timezone(mut self, timezone: Timezone) -> Self {
+        self.timezone = Val::new(timezone, "timezone");
         self
     }
 
@@ -305,6 +322,16 @@ impl Builder {
     /// never deleted, even when their names share the prefix.
     pub fn keep(mut self, files: usize) -> Self {
         self.keep = files;
+        self
+    }
+
+    /// Caps the total size of the rotated files (as compressed, with `gzip`): after each
+    /// rotation the oldest are deleted until the rest fit, on top of the [`keep`](Builder::keep)
+    /// count. The active file is never deleted, so a cap smaller than one file keeps none.
+    /// Files still waiting for compression are counted once compressed. `None` (the default) is
+    /// no cap.
+    pub fn max_total_bytes(mut self, bytes: impl Into<Option<u64>>) -> Self {
+        self.max_total_bytes = Val::new(bytes.into(), "max_total_bytes");
         self
     }
 
@@ -596,17 +623,23 @@ impl Builder {
         if let Some(v) = get("LOGWARDEN_FILE")? {
             self.file_name = Some(Val::new(v, "LOGWARDEN_FILE"));
         }
-        let max = "LOGWARDEN_MAX_BYTES";
-        if let Some(v) = parsed(
-            max,
-            get(max)?,
-            |s| match s.trim().to_ascii_lowercase().as_str() {
-                "off" | "none" | "unlimited" => Some(None),
-                _ => parse::byte_size(s).filter(|&n| n > 0).map(Some),
-            },
-            "expected a byte count such as 10485760 or 10MiB (or `off` for no size limit)",
-        )? {
-            self.max_bytes = Val::new(v, max);
+        let byte_limit = |name: &'static str, example: &str| {
+            parsed(
+                name,
+                get(name)?,
+                |s| match s.trim().to_ascii_lowercase().as_str() {
+                    "off" | "none" | "unlimited" => Some(None),
+                    _ => parse::byte_size(s).filter(|&n| n > 0).map(Some),
+                },
+                &format!("expected a byte count such as {example} (or `off` for no size limit)"),
+            )
+            .map(|v| v.map(|v| Val::new(v, name)))
+        };
+        if let Some(v) = byte_limit("LOGWARDEN_MAX_BYTES", "10485760 or 10MiB")? {
+            self.max_bytes = v;
+        }
+        if let Some(v) = byte_limit("LOGWARDEN_MAX_TOTAL_BYTES", "1073741824 or 1GiB")? {
+            self.max_total_bytes = v;
         }
         if let Some(v) = parsed(
             "LOGWARDEN_ROTATION",
@@ -615,6 +648,15 @@ impl Builder {
             "expected one of never, minutely, hourly, daily",
         )? {
             self.rotation = v;
+        }
+        let tz = "LOGWARDEN_TIMEZONE";
+        if let Some(v) = get(tz)? {
+            let timezone = Timezone::parse(&v);
+            // Checked now, so that a later `timezone()` in code cannot hide a bad variable.
+            timezone
+                .resolve()
+                .map_err(|why| Error::invalid(tz, &v, why))?;
+            self.timezone = Val::new(timezone, tz);
         }
         if let Some(v) = parsed(
             "LOGWARDEN_KEEP",
@@ -863,6 +905,17 @@ impl Builder {
                 "must be at least 1 byte (or unset for no size limit)",
             ));
         }
+        if self.max_total_bytes.value == Some(0) {
+            return Err(Error::invalid(
+                self.max_total_bytes.from,
+                "0",
+                "must be at least 1 byte (or unset for no cap; keep(0) keeps no rotated files)",
+            ));
+        }
+        let zone =
+            self.timezone.value.resolve().map_err(|why| {
+                Error::invalid(self.timezone.from, self.timezone.value.name(), why)
+            })?;
         if self.buffer_bytes.value == 0 {
             return Err(Error::invalid(
                 self.buffer_bytes.from,
@@ -943,7 +996,9 @@ impl Builder {
                     name: file_name.value.clone(),
                     max_bytes: self.max_bytes.value,
                     rotation: self.rotation,
+                    zone,
                     keep: self.keep,
+                    max_total_bytes: self.max_total_bytes.value,
                     mode: self.file_mode,
                     gzip: self.compress.value,
                     clock: clock.clone(),

@@ -83,7 +83,7 @@ pub use clock::ManualClock;
 pub use config::{builder, init, Builder};
 pub use diag::Stats;
 pub use error::{Error, ErrorKind};
-pub use file::Rotation;
+pub use file::{Rotation, Timezone};
 pub use guard::{Guard, Incidents};
 pub use notify::{JsonNotifier, Notifier, SlackNotifier, Webhook};
 pub use record::{Format, JsonLayer, Key, TimeFormat};

@@ -6,7 +6,7 @@ mod support;
 use std::fs;
 use std::path::Path;
 
-use logwarden::{Builder, ErrorKind};
+use logwarden::{Builder, ErrorKind, Timezone};
 use tracing_subscriber::Registry;
 
 /// The error `builder` fails with; panics (failing the test) if it builds.
@@ -49,6 +49,11 @@ fn every_documented_variable_rejects_a_bad_value() {
         ("LOGWARDEN_ROTATION", "weekly"),
         ("LOGWARDEN_KEEP", "-1"),
         ("LOGWARDEN_KEEP", "five"),
+        ("LOGWARDEN_MAX_TOTAL_BYTES", "lots"),
+        ("LOGWARDEN_MAX_TOTAL_BYTES", "0"),
+        ("LOGWARDEN_MAX_TOTAL_BYTES", "-5"),
+        ("LOGWARDEN_TIMEZONE", "Mars/Olympus_Mons"),
+        ("LOGWARDEN_TIMEZONE", "../../etc/passwd"),
         ("LOGWARDEN_STDOUT", "colour"),
         ("LOGWARDEN_BUFFER_BYTES", "0"),
         ("LOGWARDEN_BUFFER_BYTES", "lots"),
@@ -111,6 +116,22 @@ fn a_bad_variable_is_reported_even_if_code_sets_the_setting_afterwards() {
 }
 
 #[test]
+fn a_bad_timezone_variable_is_reported_even_if_code_sets_the_timezone_afterwards() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = build_err(
+        base(dir.path())
+            .from_vars([("LOGWARDEN_TIMEZONE", "Mars/Olympus_Mons")])
+            .timezone(Timezone::UTC),
+    );
+    assert_names(
+        &e,
+        "LOGWARDEN_TIMEZONE",
+        "Mars/Olympus_Mons",
+        ErrorKind::InvalidSetting,
+    );
+}
+
+#[test]
 fn bad_builder_values_name_the_builder_method() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -124,6 +145,12 @@ fn bad_builder_values_name_the_builder_method() {
         (base(d).service("  "), "service", "  "),
         (base(d).service(""), "service", "\"\""),
         (base(d).file_mode(0o1777), "file_mode", "1777"),
+        (base(d).max_total_bytes(0), "max_total_bytes", "0"),
+        (
+            base(d).timezone(Timezone::named("Mars/Olympus_Mons")),
+            "timezone",
+            "Mars/Olympus_Mons",
+        ),
     ];
     for (builder, setting, value) in cases {
         let e = build_err(builder);
@@ -401,6 +428,45 @@ fn keep_follows_the_same_precedence() {
 }
 
 #[test]
+fn max_total_bytes_follows_the_same_precedence() {
+    // Each rotated file is one line of 450 to 520 bytes (by the host name's length): 1300 bytes
+    // hold two of them, not three.
+    let t1 = tempfile::tempdir().unwrap();
+    let n = rotated_files_kept(
+        base(t1.path())
+            .keep(5)
+            .max_total_bytes(100)
+            .from_vars([("LOGWARDEN_MAX_TOTAL_BYTES", "1300")]),
+        t1.path(),
+    );
+    assert_eq!(
+        n, 2,
+        "LOGWARDEN_MAX_TOTAL_BYTES applied after the code should win"
+    );
+    let t2 = tempfile::tempdir().unwrap();
+    let n = rotated_files_kept(
+        base(t2.path())
+            .keep(5)
+            .from_vars([("LOGWARDEN_MAX_TOTAL_BYTES", "1300")])
+            .max_total_bytes(100),
+        t2.path(),
+    );
+    assert_eq!(
+        n, 0,
+        "max_total_bytes(100) applied after the variable should win"
+    );
+    let t3 = tempfile::tempdir().unwrap();
+    let n = rotated_files_kept(
+        base(t3.path())
+            .keep(5)
+            .max_total_bytes(100)
+            .from_vars([("LOGWARDEN_MAX_TOTAL_BYTES", "off")]),
+        t3.path(),
+    );
+    assert_eq!(n, 5, "`off` lifts the cap");
+}
+
+#[test]
 fn fallback_variables_and_the_default_file_name() {
     let (name, r) = one_record(|d| {
         logwarden::builder()
@@ -454,6 +520,8 @@ fn valid_spellings_are_accepted() {
         ("LOGWARDEN_MAX_BYTES", "10MiB"),
         ("LOGWARDEN_ROTATION", "Daily"),
         ("LOGWARDEN_KEEP", "0"),
+        ("LOGWARDEN_MAX_TOTAL_BYTES", "1.5GiB"),
+        ("LOGWARDEN_TIMEZONE", "Europe/Berlin"),
         ("LOGWARDEN_STDOUT", "off"),
         ("LOGWARDEN_BUFFER_BYTES", "64k"),
         ("LOGWARDEN_OVERFLOW", "drop"),

@@ -491,3 +491,150 @@ fn an_unbounded_shutdown_timeout_means_wait_not_panic() {
     drop(guard);
     assert_eq!(read_records(&path).len(), 1);
 }
+
+/// The rotated files of `active` (not the active file itself) and their total size.
+fn rotated_total(dir: &Path, active: &str) -> (Vec<PathBuf>, u64) {
+    let rotated: Vec<PathBuf> = log_files(dir, active)
+        .into_iter()
+        .filter(|p| p.file_name().unwrap() != active)
+        .collect();
+    let total = rotated.iter().map(|p| fs::metadata(p).unwrap().len()).sum();
+    (rotated, total)
+}
+
+#[test]
+fn the_rotated_files_stay_under_the_total_size_cap_and_the_oldest_go_first() {
+    const MAX: u64 = 2048;
+    const CAP: u64 = 10_000;
+    let dir = tempfile::tempdir().unwrap();
+    let (dispatch, guard) = start_logging(
+        logwarden::builder()
+            .service("capped")
+            .dir(dir.path())
+            .max_bytes(MAX)
+            .keep(1_000)
+            .max_total_bytes(CAP),
+    );
+    let mut seq = 0u64;
+    tracing::dispatcher::with_default(&dispatch, || {
+        for round in 0..60 {
+            for _ in 0..20 {
+                tracing::info!(seq, round, "filling");
+                seq += 1;
+            }
+            // Without gzip, pruning happens in the writer before the flush returns.
+            assert!(guard.flush());
+            let (rotated, total) = rotated_total(dir.path(), "capped.log");
+            assert!(total <= CAP, "round {round}: {total} bytes in {rotated:?}");
+        }
+    });
+    assert!(guard.stats().rotations >= 30, "{:?}", guard.stats());
+    let (rotated, total) = rotated_total(dir.path(), "capped.log");
+    // Not more deleted than needed: one more file (at most MAX bytes) would not have fit.
+    assert!(
+        total + MAX > CAP,
+        "{total} bytes in {} files",
+        rotated.len()
+    );
+    // The newest lines are the ones kept: the kept files and the active one hold one unbroken
+    // run of sequence numbers that ends with the last line logged.
+    let kept: Vec<u64> = log_files(dir.path(), "capped.log")
+        .iter()
+        .flat_map(|f| read_records(f))
+        .map(|r| r["seq"].as_u64().unwrap())
+        .collect();
+    let first = kept[0];
+    assert!(first > 0, "nothing was deleted");
+    assert_eq!(kept, (first..seq).collect::<Vec<_>>());
+}
+
+#[test]
+fn the_count_limit_and_the_size_cap_both_apply() {
+    let run = |keep: usize, cap: u64| {
+        let dir = tempfile::tempdir().unwrap();
+        let (dispatch, guard) = start_logging(
+            logwarden::builder()
+                .service("both")
+                .dir(dir.path())
+                .max_bytes(2048)
+                .keep(keep)
+                .max_total_bytes(cap),
+        );
+        tracing::dispatcher::with_default(&dispatch, || {
+            for seq in 0..1_000 {
+                tracing::info!(seq, "filling");
+            }
+        });
+        assert!(guard.flush());
+        assert!(guard.stats().rotations >= 20, "{:?}", guard.stats());
+        rotated_total(dir.path(), "both.log")
+    };
+    // The count binds: three files of about 2 KiB are far under 1 MB.
+    let (rotated, _) = run(3, 1_000_000);
+    assert_eq!(rotated.len(), 3);
+    // The size binds: 5000 bytes hold two files of about 2 KiB, not the ten `keep` allows.
+    let (rotated, total) = run(10, 5_000);
+    assert!(total <= 5_000, "{total}");
+    assert_eq!(rotated.len(), 2, "{rotated:?}");
+}
+
+#[test]
+fn a_cap_smaller_than_one_file_keeps_no_rotated_file_and_never_the_active_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dispatch, guard) = start_logging(
+        logwarden::builder()
+            .service("tiny")
+            .dir(dir.path())
+            .max_bytes(1024)
+            .keep(10)
+            .max_total_bytes(100),
+    );
+    tracing::dispatcher::with_default(&dispatch, || {
+        for seq in 0..200 {
+            tracing::info!(seq, "filling");
+        }
+    });
+    assert!(guard.flush());
+    assert!(guard.stats().rotations >= 10, "{:?}", guard.stats());
+    let (rotated, _) = rotated_total(dir.path(), "tiny.log");
+    assert_eq!(rotated, Vec::<PathBuf>::new());
+    let active = read_records(&dir.path().join("tiny.log"));
+    assert!(!active.is_empty());
+    assert_eq!(active.last().unwrap()["seq"], 199);
+}
+
+#[cfg(feature = "gzip")]
+#[test]
+fn the_size_cap_counts_the_compressed_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dispatch, guard) = start_logging(
+        logwarden::builder()
+            .service("zcap")
+            .dir(dir.path())
+            .max_bytes(4096)
+            .keep(1_000)
+            .max_total_bytes(4096)
+            .compress(true),
+    );
+    tracing::dispatcher::with_default(&dispatch, || {
+        for seq in 0..2_000 {
+            tracing::info!(seq, "compress me, repetitive text compresses well");
+        }
+    });
+    // Dropping the guard waits for the compression thread and its pruning.
+    drop(guard);
+    let mut gz_total = 0;
+    let mut gz_count = 0;
+    for entry in fs::read_dir(dir.path()).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name == "zcap.log" {
+            continue;
+        }
+        assert!(name.ends_with(".gz"), "{name} left uncompressed");
+        gz_total += fs::metadata(dir.path().join(&name)).unwrap().len();
+        gz_count += 1;
+    }
+    assert!(gz_total <= 4096, "{gz_total}");
+    // Uncompressed, not even one 4 KiB file would fit beside another: several .gz files do.
+    assert!(gz_count >= 3, "{gz_count} .gz files");
+}

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
+use super::naming::{parse_rotated, Retention};
 use crate::diag::report;
 
 pub(super) struct Compressor {
@@ -20,7 +21,7 @@ pub(super) struct Compressor {
 }
 
 impl Compressor {
-    pub(super) fn new(dir: PathBuf, name: String, keep: usize, mode: u32) -> Self {
+    pub(super) fn new(dir: PathBuf, name: String, retention: Retention, mode: u32) -> Self {
         let (queue, rx) = mpsc::channel::<PathBuf>();
         let thread = thread::Builder::new()
             .name("logwarden-gzip".into())
@@ -30,7 +31,13 @@ impl Compressor {
                     if let Err(e) = compress(&rotated, mode) {
                         report(format_args!("cannot compress {}: {e}", rotated.display()));
                     }
-                    super::prune_reporting(&dir, &name, keep);
+                    // Files rotated after this one are still in the queue.
+                    let settled = rotated
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .and_then(|n| parse_rotated(&name, n))
+                        .map(|(micros, _)| micros);
+                    super::prune_reporting(&dir, &name, &retention, settled);
                 }
             });
         match thread {

@@ -4,8 +4,11 @@
 mod gzip;
 mod naming;
 mod rotation;
+mod timezone;
 
 pub use rotation::Rotation;
+pub use timezone::Timezone;
+pub(crate) use timezone::Zone;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -25,7 +28,11 @@ pub(crate) struct FileOptions {
     /// Rotate before a write would make the file larger than this.
     pub(crate) max_bytes: Option<u64>,
     pub(crate) rotation: Rotation,
+    /// The wall clock `rotation` follows.
+    pub(crate) zone: Zone,
     pub(crate) keep: usize,
+    /// Cap on the total size of the rotated files (their `.gz` once compressed).
+    pub(crate) max_total_bytes: Option<u64>,
     pub(crate) mode: u32,
     #[cfg_attr(not(feature = "gzip"), allow(dead_code))]
     pub(crate) gzip: bool,
@@ -72,19 +79,19 @@ impl RollingFile {
         let file = open_active(&path, opts.mode).map_err(OpenError::File)?;
         let meta = file.metadata().map_err(OpenError::File)?;
         let now = opts.clock.now_micros();
-        let mut next_rotation = opts.rotation.next_boundary(now);
+        let mut next_rotation = opts.rotation.next_boundary(now, &opts.zone);
         // A non-empty file left by an earlier run in an earlier period is rotated at the first
         // write, so each rotated file holds one period.
         if meta.len() > 0 {
             if let (Some(current), Ok(modified)) =
-                (opts.rotation.period_start(now), meta.modified())
+                (opts.rotation.period_start(now, &opts.zone), meta.modified())
             {
                 let mtime = modified
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_micros() as i64);
                 if opts
                     .rotation
-                    .period_start(mtime)
+                    .period_start(mtime, &opts.zone)
                     .is_some_and(|p| p < current)
                 {
                     next_rotation = current;
@@ -110,7 +117,7 @@ impl RollingFile {
             file.compressor = Some(gzip::Compressor::new(
                 file.opts.dir.clone(),
                 file.opts.name.clone(),
-                file.opts.keep,
+                file.retention(),
                 file.opts.mode,
             ));
         }
@@ -119,6 +126,13 @@ impl RollingFile {
 
     pub(crate) fn path(&self) -> &Path {
         &self.path
+    }
+
+    fn retention(&self) -> naming::Retention {
+        naming::Retention {
+            keep: self.opts.keep,
+            max_total_bytes: self.opts.max_total_bytes,
+        }
     }
 
     fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
@@ -151,13 +165,16 @@ impl RollingFile {
     /// a failed rename is counted and reported once, and writing goes on in the current file
     /// (nothing is lost, the file grows past its limit) until a retry a second later works.
     fn rotate(&mut self, now: i64) -> io::Result<bool> {
-        self.next_rotation = self.opts.rotation.next_boundary(now);
+        self.next_rotation = self.opts.rotation.next_boundary(now, &self.opts.zone);
         if self.size == 0 {
             return Ok(false);
         }
         if self.rotation_retry_at.is_some_and(|at| Instant::now() < at) {
             return Ok(false);
         }
+        // Never replace a file already at the name (a clock set back, an earlier run, a copy put
+        // back by hand): take the next free microsecond. Names are UTC, so a daylight-saving
+        // change cannot make two rotations collide either.
         let mut stamp = now.max(self.last_rotation.saturating_add(1));
         let rotated = loop {
             let name = naming::rotated_name(&self.opts.name, stamp);
@@ -200,7 +217,7 @@ impl RollingFile {
             }
         }
         let _ = rotated;
-        prune_reporting(&self.opts.dir, &self.opts.name, self.opts.keep);
+        prune_reporting(&self.opts.dir, &self.opts.name, &self.retention(), None);
     }
 
     fn write_sized(&mut self, batch: &[u8], max: u64) -> Result<(), SinkError> {
@@ -239,8 +256,8 @@ impl RollingFile {
     }
 }
 
-fn prune_reporting(dir: &Path, name: &str, keep: usize) {
-    if let Err(e) = naming::prune(dir, name, keep) {
+fn prune_reporting(dir: &Path, name: &str, retention: &naming::Retention, settled: Option<i64>) {
+    if let Err(e) = naming::prune(dir, name, retention, settled) {
         report(format_args!(
             "cannot delete old rotated files of {}: {e}",
             dir.join(name).display()

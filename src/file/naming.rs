@@ -4,6 +4,10 @@
 //! compressed): the UTC time it was rotated out. The names sort chronologically as text, tailers
 //! watching `*.log` do not pick them up, and retention recognises them by parsing, never by
 //! prefix, so it cannot delete a file it did not create.
+//!
+//! The names stay UTC whatever [`Timezone`](crate::Timezone) rotation follows: a local-time name
+//! would repeat in the hour that happens twice when clocks go back, and would not sort
+//! chronologically as text across that hour.
 
 use std::fs;
 use std::io;
@@ -37,6 +41,15 @@ pub(crate) struct Rotated {
     pub(crate) micros: i64,
     pub(crate) gz: bool,
     pub(crate) path: PathBuf,
+    pub(crate) bytes: u64,
+}
+
+/// Which rotated files to keep: the newest `keep` rotations, fewer if their total size would
+/// exceed `max_total_bytes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Retention {
+    pub(crate) keep: usize,
+    pub(crate) max_total_bytes: Option<u64>,
 }
 
 /// The rotated files of `active` in `dir`, oldest first.
@@ -49,10 +62,13 @@ pub(crate) fn list_rotated(dir: &Path, active: &str) -> io::Result<Vec<Rotated>>
         if let Some((micros, gz)) = parse_rotated(active, name) {
             // Only regular files: a directory or symlink with a matching name is not ours.
             if entry.file_type().is_ok_and(|t| t.is_file()) {
+                // Gone meanwhile (pruned by a previous run's compressor): nothing to count.
+                let Ok(meta) = entry.metadata() else { continue };
                 found.push(Rotated {
                     micros,
                     gz,
                     path: entry.path(),
+                    bytes: meta.len(),
                 });
             }
         }
@@ -61,19 +77,43 @@ pub(crate) fn list_rotated(dir: &Path, active: &str) -> io::Result<Vec<Rotated>>
     Ok(found)
 }
 
-/// Deletes rotated files beyond the newest `keep` rotations (a rotation and its `.gz` count as
-/// one). Returns the first error, after trying every file.
-pub(crate) fn prune(dir: &Path, active: &str, keep: usize) -> io::Result<()> {
-    let rotated = list_rotated(dir, active)?;
-    let mut stamps: Vec<i64> = rotated.iter().map(|r| r.micros).collect();
-    stamps.dedup();
-    let Some(&oldest_kept) = stamps.len().checked_sub(keep).and_then(|i| stamps.get(i)) else {
-        if keep == 0 {
-            return remove_all(rotated.iter());
+/// Deletes the oldest rotated files beyond the newest `keep` rotations (a rotation and its `.gz`
+/// count as one), then more of the oldest until the rest total at most `max_total_bytes`.
+/// Returns the first error, after trying every file.
+///
+/// Rotations after `settled` (still queued for compression) are left out, neither counted nor
+/// deleted: counted at their uncompressed size they would push out compressed files that fit.
+/// They are pruned after their own compression.
+pub(crate) fn prune(
+    dir: &Path,
+    active: &str,
+    retention: &Retention,
+    settled: Option<i64>,
+) -> io::Result<()> {
+    let mut rotated = list_rotated(dir, active)?;
+    if let Some(settled) = settled {
+        rotated.retain(|r| r.micros <= settled);
+    }
+    // Each rotation's stamp and size, oldest first.
+    let mut rotations: Vec<(i64, u64)> = Vec::new();
+    for r in &rotated {
+        match rotations.last_mut() {
+            Some((micros, bytes)) if *micros == r.micros => *bytes += r.bytes,
+            _ => rotations.push((r.micros, r.bytes)),
         }
-        return Ok(());
-    };
-    remove_all(rotated.iter().filter(|r| r.micros < oldest_kept))
+    }
+    let mut first_kept = rotations.len().saturating_sub(retention.keep);
+    if let Some(cap) = retention.max_total_bytes {
+        let mut total: u64 = rotations[first_kept..].iter().map(|&(_, b)| b).sum();
+        while total > cap {
+            total -= rotations[first_kept].1;
+            first_kept += 1;
+        }
+    }
+    match rotations.get(first_kept) {
+        Some(&(oldest_kept, _)) => remove_all(rotated.iter().filter(|r| r.micros < oldest_kept)),
+        None => remove_all(rotated.iter()),
+    }
 }
 
 fn remove_all<'a>(files: impl Iterator<Item = &'a Rotated>) -> io::Result<()> {
@@ -93,6 +133,83 @@ fn remove_all<'a>(files: impl Iterator<Item = &'a Rotated>) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Writes rotated files of the given sizes, one second apart, and returns the directory.
+    fn rotated_files(sizes: &[usize], gz_of_first: Option<usize>) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, &size) in sizes.iter().enumerate() {
+            let name = rotated_name("a.log", 1_700_000_000_000_000 + i as i64 * 1_000_000);
+            fs::write(dir.path().join(&name), vec![b'x'; size]).unwrap();
+            if let (0, Some(gz)) = (i, gz_of_first) {
+                fs::write(
+                    dir.path().join(format!("{name}{GZ_SUFFIX}")),
+                    vec![b'z'; gz],
+                )
+                .unwrap();
+            }
+        }
+        fs::write(dir.path().join("a.log"), vec![b'x'; 10_000]).unwrap();
+        dir
+    }
+
+    fn kept(dir: &Path) -> Vec<u64> {
+        list_rotated(dir, "a.log")
+            .unwrap()
+            .iter()
+            .map(|r| r.bytes)
+            .collect()
+    }
+
+    #[test]
+    fn the_size_cap_deletes_the_oldest_first_after_the_count_limit() {
+        let dir = rotated_files(&[100, 200, 300, 400], None);
+        let retention = |keep, max_total_bytes| Retention {
+            keep,
+            max_total_bytes,
+        };
+        // Count only: the newest three.
+        prune(dir.path(), "a.log", &retention(3, None), None).unwrap();
+        assert_eq!(kept(dir.path()), [200, 300, 400]);
+        // Size: 200+300+400 = 900 > 800, so the oldest goes; 700 fits.
+        prune(dir.path(), "a.log", &retention(3, Some(800)), None).unwrap();
+        assert_eq!(kept(dir.path()), [300, 400]);
+        // Exactly at the cap stays.
+        prune(dir.path(), "a.log", &retention(3, Some(700)), None).unwrap();
+        assert_eq!(kept(dir.path()), [300, 400]);
+        // Smaller than the newest file: none left, the active file untouched.
+        prune(dir.path(), "a.log", &retention(3, Some(399)), None).unwrap();
+        assert_eq!(kept(dir.path()), Vec::<u64>::new());
+        assert_eq!(
+            fs::metadata(dir.path().join("a.log")).unwrap().len(),
+            10_000
+        );
+    }
+
+    #[test]
+    fn a_rotation_and_its_gz_count_together_against_the_cap() {
+        // A crash between writing the .gz and removing the original leaves both: 100 + 50.
+        let dir = rotated_files(&[100, 200], Some(50));
+        let retention = Retention {
+            keep: 10,
+            max_total_bytes: Some(349),
+        };
+        prune(dir.path(), "a.log", &retention, None).unwrap();
+        assert_eq!(kept(dir.path()), [200]);
+    }
+
+    #[test]
+    fn rotations_still_queued_for_compression_are_neither_counted_nor_deleted() {
+        let dir = rotated_files(&[100, 200, 300, 400], None);
+        let retention = Retention {
+            keep: 1,
+            max_total_bytes: Some(250),
+        };
+        // Only the first two are settled: the second is kept (the newest settled one, 200
+        // bytes), the first goes, the two queued ones stay whatever their size.
+        let second = list_rotated(dir.path(), "a.log").unwrap()[1].micros;
+        prune(dir.path(), "a.log", &retention, Some(second)).unwrap();
+        assert_eq!(kept(dir.path()), [200, 300, 400]);
+    }
 
     #[test]
     fn names_parse_back_strictly() {
