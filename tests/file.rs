@@ -13,26 +13,27 @@ use support::read_records;
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
-/// The rotated files of `active` (`<active>.YYYYMMDDTHHMMSS.ffffffZ`), oldest first, then the
-/// active file.
+/// The rotated files of `active`, oldest first, then the active file.
 fn log_files(dir: &Path, active: &str) -> Vec<PathBuf> {
-    let mut rotated: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_str().unwrap();
-            name.strip_prefix(&format!("{active}."))
-                .is_some_and(|stamp| {
-                    stamp.len() == 23 && stamp.as_bytes()[8] == b'T' && stamp.ends_with('Z')
-                })
-        })
-        .collect();
-    rotated.sort();
+    let mut files = support::rotated_files(dir, active);
     let active = dir.join(active);
     if active.exists() {
-        rotated.push(active);
+        files.push(active);
     }
-    rotated
+    files
+}
+
+/// The messages of each file, in order.
+fn messages_per_file(files: &[PathBuf]) -> Vec<Vec<String>> {
+    files
+        .iter()
+        .map(|f| {
+            read_records(f)
+                .iter()
+                .map(|r| r["message"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .collect()
 }
 
 /// Builds the layer (without the global `log` bridge) and a dispatcher for it.
@@ -176,15 +177,7 @@ fn a_line_larger_than_the_limit_goes_alone_in_a_file() {
     });
     assert!(guard.flush());
     let files = log_files(dir.path(), "big.log");
-    let messages: Vec<Vec<String>> = files
-        .iter()
-        .map(|f| {
-            read_records(f)
-                .iter()
-                .map(|r| r["message"].as_str().unwrap().to_owned())
-                .collect()
-        })
-        .collect();
+    let messages = messages_per_file(&files);
     assert_eq!(messages, vec![vec!["before"], vec!["huge"], vec!["after"]]);
     assert_eq!(
         read_records(&files[1])[0]["huge"].as_str().unwrap().len(),
@@ -235,15 +228,7 @@ fn hourly_rotation_follows_the_injected_clock() {
             "clocked.log"
         ]
     );
-    let messages: Vec<Vec<String>> = files
-        .iter()
-        .map(|f| {
-            read_records(f)
-                .iter()
-                .map(|r| r["message"].as_str().unwrap().to_owned())
-                .collect()
-        })
-        .collect();
+    let messages = messages_per_file(&files);
     assert_eq!(
         messages,
         vec![
@@ -637,4 +622,105 @@ fn the_size_cap_counts_the_compressed_size() {
     assert!(gz_total <= 4096, "{gz_total}");
     // Uncompressed, not even one 4 KiB file would fit beside another: several .gz files do.
     assert!(gz_count >= 3, "{gz_count} .gz files");
+}
+
+/// A tailer that looks at the active path while a rotation happens must always find a file
+/// there: rsyslog's imfile, finding it missing, takes the rotated file for a new one and reads
+/// it twice (tests/rsyslog.rs). A thread `lstat`s the path in a loop through 500 rotations;
+/// with rename-then-create it found the path missing in 7% of its looks.
+#[test]
+fn the_active_path_never_goes_missing_during_rotation() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    const LINES: u64 = 3_000;
+    let dir = tempfile::tempdir().unwrap();
+    let (dispatch, guard) = start_logging(
+        logwarden::builder()
+            .service("swap")
+            .dir(dir.path())
+            .max_bytes(1024)
+            .keep(100_000),
+    );
+    let path = guard.log_path().unwrap().to_path_buf();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (looks, gaps) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let watcher = {
+        let (stop, looks, gaps) = (stop.clone(), looks.clone(), gaps.clone());
+        thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                if fs::symlink_metadata(&path).is_err() {
+                    gaps.fetch_add(1, Ordering::Relaxed);
+                }
+                looks.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    tracing::dispatcher::with_default(&dispatch, || {
+        for seq in 0..LINES {
+            tracing::info!(seq, "rotating");
+            if seq % 100 == 0 {
+                assert!(guard.flush());
+            }
+        }
+    });
+    assert!(guard.flush());
+    stop.store(true, Ordering::Relaxed);
+    watcher.join().unwrap();
+    let rotations = guard.stats().rotations;
+    assert!(rotations >= 400, "{rotations} rotations");
+    assert_eq!(
+        gaps.load(Ordering::Relaxed),
+        0,
+        "the active file was missing in {} of {} looks, over {rotations} rotations",
+        gaps.load(Ordering::Relaxed),
+        looks.load(Ordering::Relaxed)
+    );
+    // Nothing staged is left behind, and every line is in a rotated or the active file once.
+    drop(guard);
+    let names: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+    let seqs: Vec<u64> = log_files(dir.path(), "swap.log")
+        .iter()
+        .flat_map(|f| read_records(f))
+        .map(|r| r["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, (0..LINES).collect::<Vec<_>>());
+}
+
+/// A crash between the swap of a rotation and its rename leaves the old file at the hidden
+/// staging name (`.<name>.next`): the next start gives it its rotated name, so its lines are
+/// neither lost nor hidden from retention. An empty leftover never held lines and is removed.
+#[test]
+fn a_file_left_staged_by_a_crash_is_rotated_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join(".crashed.log.next"),
+        "{\"message\":\"from before the crash\"}\n",
+    )
+    .unwrap();
+    let (dispatch, guard) = start_logging(logwarden::builder().service("crashed").dir(dir.path()));
+    tracing::dispatcher::with_default(&dispatch, || tracing::info!("after the restart"));
+    assert!(guard.flush());
+    let files = log_files(dir.path(), "crashed.log");
+    let messages = messages_per_file(&files);
+    assert_eq!(
+        messages,
+        vec![vec!["from before the crash"], vec!["after the restart"]]
+    );
+    // What is there now is the empty file prepared for the next rotation, removed at the end.
+    let staging = dir.path().join(".crashed.log.next");
+    assert_eq!(fs::metadata(&staging).unwrap().len(), 0);
+    drop(guard);
+    assert!(!staging.exists());
+
+    // An empty leftover never held lines: no rotated file is made of it.
+    fs::File::create(&staging).unwrap();
+    let (_dispatch, guard) = start_logging(logwarden::builder().service("crashed").dir(dir.path()));
+    assert_eq!(log_files(dir.path(), "crashed.log").len(), 2);
+    drop(guard);
+    assert!(!staging.exists());
 }

@@ -70,7 +70,8 @@ fn files(dir: &Path) -> Vec<LogFile> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n != "tz.log")
+        // Not the active file, nor the empty next one waiting under a hidden name.
+        .filter(|n| n != "tz.log" && !n.starts_with('.'))
         .collect();
     names.sort();
     for n in &names {

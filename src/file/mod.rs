@@ -1,9 +1,11 @@
-//! The rolling log file: size and time triggers, rename-then-reopen, retention, compression.
+//! The rolling log file: size and time triggers, rotation by an atomic swap (or rename-then-
+//! reopen where the filesystem cannot swap), retention, compression.
 
 #[cfg(feature = "gzip")]
 mod gzip;
 mod naming;
 mod rotation;
+mod swap;
 mod timezone;
 
 pub use rotation::Rotation;
@@ -62,6 +64,13 @@ pub(crate) struct RollingFile {
     rotation_retry_at: Option<Instant>,
     /// Set while the active file cannot be reopened, so that it is reported once.
     reopen_failing: bool,
+    /// Cleared when the filesystem cannot exchange two names: rename-then-create from then on.
+    swap_supported: bool,
+    /// Set when a rotated file could not leave the staging path, so the next rotation moves it
+    /// first.
+    staged_leftover: bool,
+    /// The empty file the next rotation swaps in, created ahead (see [`swap`]).
+    staged: Option<File>,
     #[cfg(feature = "gzip")]
     compressor: Option<gzip::Compressor>,
 }
@@ -76,6 +85,8 @@ impl RollingFile {
         // rotation, whether it lets us (an existing writable file in a read-only directory).
         probe_dir(&opts.dir).map_err(OpenError::Dir)?;
         let path = opts.dir.join(&opts.name);
+        // What a crash between a swap and its rename left behind goes where it belongs first.
+        settle_staged(&opts.dir, &opts.name).map_err(OpenError::Dir)?;
         let file = open_active(&path, opts.mode).map_err(OpenError::File)?;
         let meta = file.metadata().map_err(OpenError::File)?;
         let now = opts.clock.now_micros();
@@ -108,10 +119,14 @@ impl RollingFile {
             counters,
             rotation_retry_at: None,
             reopen_failing: false,
+            swap_supported: true,
+            staged_leftover: false,
+            staged: None,
             opts,
             #[cfg(feature = "gzip")]
             compressor: None,
         };
+        file.prepare_staging();
         #[cfg(feature = "gzip")]
         if file.opts.gzip {
             file.compressor = Some(gzip::Compressor::new(
@@ -161,9 +176,10 @@ impl RollingFile {
         }
     }
 
-    /// Renames the active file out of the way and opens a fresh one. Returns whether it rotated:
-    /// a failed rename is counted and reported once, and writing goes on in the current file
-    /// (nothing is lost, the file grows past its limit) until a retry a second later works.
+    /// Moves the active file to its rotated name and puts a fresh one in its place. Returns
+    /// whether it rotated: a failure to move it is counted and reported once, and writing goes
+    /// on in the current file (nothing is lost, the file grows past its limit) until a retry a
+    /// second later works.
     fn rotate(&mut self, now: i64) -> io::Result<bool> {
         self.next_rotation = self.opts.rotation.next_boundary(now, &self.opts.zone);
         if self.size == 0 {
@@ -172,40 +188,96 @@ impl RollingFile {
         if self.rotation_retry_at.is_some_and(|at| Instant::now() < at) {
             return Ok(false);
         }
+        if self.staged_leftover {
+            match settle_staged(&self.opts.dir, &self.opts.name) {
+                Ok(()) => self.staged_leftover = false,
+                // Still in the way: swapping would fail; rename-then-create does not need it.
+                Err(_) => self.swap_supported = false,
+            }
+        }
         // Never replace a file already at the name (a clock set back, an earlier run, a copy put
         // back by hand): take the next free microsecond. Names are UTC, so a daylight-saving
         // change cannot make two rotations collide either.
-        let mut stamp = now.max(self.last_rotation.saturating_add(1));
-        let rotated = loop {
-            let name = naming::rotated_name(&self.opts.name, stamp);
-            let candidate = self.opts.dir.join(&name);
-            let gz = self.opts.dir.join(format!("{name}{}", naming::GZ_SUFFIX));
-            if !candidate.exists() && !gz.exists() {
-                break candidate;
+        let stamp = now.max(self.last_rotation.saturating_add(1));
+        let (stamp, rotated) = free_rotated_path(&self.opts.dir, &self.opts.name, stamp);
+        let fresh = match self.move_out(&rotated) {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                Counters::add(&self.counters.rotation_errors, 1);
+                if self.rotation_retry_at.is_none() {
+                    report(format_args!(
+                        "cannot rotate {} to {}: {e}; writing goes on in the current file",
+                        self.path.display(),
+                        rotated.display()
+                    ));
+                }
+                self.rotation_retry_at = Some(Instant::now() + Duration::from_secs(1));
+                return Ok(false);
             }
-            stamp += 1;
         };
-        if let Err(e) = fs::rename(&self.path, &rotated) {
-            Counters::add(&self.counters.rotation_errors, 1);
-            if self.rotation_retry_at.is_none() {
-                report(format_args!(
-                    "cannot rotate {} to {}: {e}; writing goes on in the current file",
-                    self.path.display(),
-                    rotated.display()
-                ));
-            }
-            self.rotation_retry_at = Some(Instant::now() + Duration::from_secs(1));
-            return Ok(false);
-        }
         self.rotation_retry_at = None;
         self.last_rotation = stamp;
         self.file = None;
         self.size = 0;
         Counters::add(&self.counters.rotations, 1);
-        self.after_rotation(&rotated);
-        let file = open_active(&self.path, self.opts.mode)?;
-        self.file = Some(file);
+        // The fresh file first, retention and compression after: the sooner it is there, the
+        // shorter the gap a tailer can see on the rename-then-create path.
+        let fresh = match fresh {
+            Some(file) => Ok(file),
+            None => open_active(&self.path, self.opts.mode),
+        };
+        if !self.staged_leftover {
+            self.after_rotation(&rotated);
+        }
+        self.file = Some(fresh?);
+        self.prepare_staging();
         Ok(true)
+    }
+
+    /// Creates the file the next rotation swaps in, unless it is there. A failure is not
+    /// reported: the rotation tries again, and falls back to rename-then-create.
+    fn prepare_staging(&mut self) {
+        if !self.swap_supported || self.staged_leftover || self.staged.is_some() {
+            return;
+        }
+        let staging = swap::staging_path(&self.opts.dir, &self.opts.name);
+        self.staged = swap::create_staging(&staging, self.opts.mode).ok();
+    }
+
+    /// Moves the active file to `rotated`. Returns the fresh active file when it was swapped in
+    /// atomically ([`swap`]), or `None` after a plain rename: the caller creates it then.
+    fn move_out(&mut self, rotated: &Path) -> io::Result<Option<File>> {
+        let staging = swap::staging_path(&self.opts.dir, &self.opts.name);
+        // Prepared at the last rotation, unless deleted since (with the directory, say).
+        let prepared = self.staged.take().filter(|f| same_file(f, &staging));
+        let fresh = match prepared {
+            Some(f) => Some(f),
+            // Something else in the way: rename-then-create this time.
+            None if self.swap_supported && !self.staged_leftover => {
+                swap::create_staging(&staging, self.opts.mode).ok()
+            }
+            None => None,
+        };
+        if let Some(fresh) = fresh {
+            match swap::swap_in(&self.path, &staging, fresh, rotated)? {
+                swap::Swap::Done(file) => return Ok(Some(file)),
+                swap::Swap::Staged(file, e) => {
+                    // Rotated all the same: the fresh file is active. The old one is moved to a
+                    // rotated name at the next rotation (or start), and retention skips it now.
+                    report(format_args!(
+                        "cannot rename {} to {}: {e}; its lines stay in {} until the next rotation",
+                        staging.display(),
+                        rotated.display(),
+                        staging.display()
+                    ));
+                    self.staged_leftover = true;
+                    return Ok(Some(file));
+                }
+                swap::Swap::Unsupported => self.swap_supported = false,
+            }
+        }
+        fs::rename(&self.path, rotated)?;
+        Ok(None)
     }
 
     fn after_rotation(&mut self, rotated: &Path) {
@@ -254,6 +326,32 @@ impl RollingFile {
         }
         Ok(())
     }
+}
+
+/// The rotated path for `stamp`, or for the first later microsecond whose name (and its `.gz`)
+/// is free. Returns the stamp used with the path.
+fn free_rotated_path(dir: &Path, name: &str, mut stamp: i64) -> (i64, PathBuf) {
+    loop {
+        let rotated = naming::rotated_name(name, stamp);
+        let candidate = dir.join(&rotated);
+        let gz = dir.join(format!("{rotated}{}", naming::GZ_SUFFIX));
+        if !candidate.exists() && !gz.exists() {
+            return (stamp, candidate);
+        }
+        stamp += 1;
+    }
+}
+
+/// Moves a file left at the staging path to the rotated name of its last write (see
+/// [`swap::settle_leftover`]).
+fn settle_staged(dir: &Path, name: &str) -> io::Result<()> {
+    let staging = swap::staging_path(dir, name);
+    swap::settle_leftover(&staging, |mtime| free_rotated_path(dir, name, mtime).1).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot move {} out of the way: {e}", staging.display()),
+        )
+    })
 }
 
 fn prune_reporting(dir: &Path, name: &str, retention: &naming::Retention, settled: Option<i64>) {
@@ -320,6 +418,10 @@ impl Sink for RollingFile {
     }
 
     fn finish(&mut self, deadline: Instant) {
+        // The prepared file is empty: nothing to keep.
+        if self.staged.take().is_some() {
+            let _ = fs::remove_file(swap::staging_path(&self.opts.dir, &self.opts.name));
+        }
         #[cfg(feature = "gzip")]
         if let Some(compressor) = self.compressor.take() {
             compressor.finish(deadline);
@@ -419,5 +521,88 @@ fn same_file(file: &File, path: &Path) -> bool {
     {
         let _ = file;
         path.exists()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(dir: &Path) -> RollingFile {
+        let opts = FileOptions {
+            dir: dir.to_owned(),
+            name: "t.log".into(),
+            max_bytes: Some(20),
+            rotation: Rotation::NEVER,
+            keep: 100,
+            max_total_bytes: None,
+            mode: 0o640,
+            gzip: false,
+            clock: Clock::default(),
+            zone: Zone::UTC,
+        };
+        RollingFile::open(opts, Arc::new(Counters::default())).unwrap()
+    }
+
+    /// The files in `dir` with their contents, by name: the active file, then the rotated ones
+    /// oldest first.
+    fn contents(dir: &Path) -> Vec<(String, String)> {
+        let mut files: Vec<(String, String)> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let name = e.file_name().into_string().unwrap();
+                (name, fs::read_to_string(e.path()).unwrap())
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn where_the_filesystem_cannot_swap_it_renames_then_creates() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = open(dir.path());
+        // As after `Swap::Unsupported`, which removes the prepared file.
+        file.swap_supported = false;
+        file.staged = None;
+        fs::remove_file(dir.path().join(".t.log.next")).unwrap();
+        file.write_lines(b"first line 1234\n").unwrap();
+        file.write_lines(b"second line 123\n").unwrap();
+        let files = contents(dir.path());
+        assert_eq!(files.len(), 2, "{files:?}");
+        assert_eq!(files[0], ("t.log".into(), "second line 123\n".into()));
+        assert!(files[1].0.starts_with("t.log."), "{files:?}");
+        assert_eq!(files[1].1, "first line 1234\n");
+        assert_eq!(file.counters.snapshot().rotations, 1);
+    }
+
+    #[test]
+    fn a_rotated_file_stuck_at_the_staging_path_is_moved_at_the_next_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = open(dir.path());
+        file.write_lines(b"first line 1234\n").unwrap();
+        // As after `Swap::Staged`: the previous rotation could not rename its old file, and
+        // none is prepared.
+        file.staged = None;
+        fs::write(dir.path().join(".t.log.next"), "stuck line 1234\n").unwrap();
+        file.staged_leftover = true;
+        file.write_lines(b"second line 123\n").unwrap();
+        let files = contents(dir.path());
+        let lines: Vec<&str> = files.iter().map(|(_, text)| text.as_str()).collect();
+        // The next fresh file is prepared; the stuck file is named for its last write, so it
+        // sorts before the newer rotation.
+        assert_eq!(files[0].0, ".t.log.next");
+        assert_eq!(
+            lines,
+            [
+                "",
+                "second line 123\n",
+                "stuck line 1234\n",
+                "first line 1234\n"
+            ],
+            "{files:?}"
+        );
+        assert!(!file.staged_leftover && file.swap_supported);
     }
 }

@@ -49,6 +49,24 @@ pub fn run(builder: logwarden::Builder, f: impl FnOnce()) -> (PathBuf, Vec<Value
     (path, records)
 }
 
+/// logwarden's rotated files of `active` in `dir` (`<active>.YYYYMMDDTHHMMSS.ffffffZ`), oldest
+/// first.
+pub fn rotated_files(dir: &Path, active: &str) -> Vec<PathBuf> {
+    let mut rotated: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_str().unwrap();
+            name.strip_prefix(&format!("{active}."))
+                .is_some_and(|stamp| {
+                    stamp.len() == 23 && stamp.as_bytes()[8] == b'T' && stamp.ends_with('Z')
+                })
+        })
+        .collect();
+    rotated.sort();
+    rotated
+}
+
 /// The file's lines (without their `\n`); asserts the file ends with a newline and every line
 /// is one valid JSON object.
 pub fn read_lines(path: &Path) -> Vec<String> {
