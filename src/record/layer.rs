@@ -18,7 +18,7 @@ use super::fields::{push_text, same_key, Entry, Recorder, Rendered};
 use super::policy::{
     Policy, DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_LINE_BYTES, DROPPED_FIELDS_KEY, MIN_FIELD_BYTES,
 };
-use super::schema::{Format, Key, Layout, Reserved, Schema, TimeFormat};
+use super::schema::{Format, Key, Layout, Reserved, Schema, TimeFormat, COLLISION_PREFIX};
 use super::spans::{self, SpanFields, SpanStore};
 use crate::clock::Clock;
 use crate::redact::Redaction;
@@ -57,6 +57,9 @@ pub struct JsonLayer<W> {
     policy: Arc<Policy>,
     /// Which of a span's stored field sets is this layer's (see [`SpanStore`]).
     view: u64,
+    /// The dispatcher this layer is part of, to ask `tracing-opentelemetry` for a span's ids.
+    #[cfg(feature = "opentelemetry")]
+    dispatch: std::sync::OnceLock<tracing_core::dispatcher::WeakDispatch>,
 }
 
 /// Numbers the layers, for [`JsonLayer::view`].
@@ -87,6 +90,8 @@ impl<W> JsonLayer<W> {
             caps: (DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_LINE_BYTES),
             policy: Arc::new(Policy::default()),
             view: NEXT_VIEW.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            #[cfg(feature = "opentelemetry")]
+            dispatch: std::sync::OnceLock::new(),
         };
         layer.render_schema();
         layer
@@ -263,7 +268,22 @@ impl<W> JsonLayer<W> {
             caps: self.caps,
             policy: self.policy,
             view: self.view,
+            #[cfg(feature = "opentelemetry")]
+            dispatch: self.dispatch,
         }
+    }
+
+    /// The OpenTelemetry trace and span ids of span `id`, if a `tracing-opentelemetry` layer
+    /// tracks it. Must be called with none of the span's extensions borrowed.
+    #[cfg(feature = "opentelemetry")]
+    fn otel_ids(&self, id: &Id) -> Option<([u8; 16], [u8; 8])> {
+        use opentelemetry::trace::TraceContextExt;
+        let dispatch = self.dispatch.get()?.upgrade()?;
+        let cx = tracing_opentelemetry::get_otel_context(id, &dispatch)?;
+        let span = cx.span();
+        let ids = span.span_context();
+        ids.is_valid()
+            .then(|| (ids.trace_id().to_bytes(), ids.span_id().to_bytes()))
     }
 
     /// The key of this layer's field sets in each span, shared with the alert layer that reads
@@ -350,10 +370,25 @@ impl<W> JsonLayer<W> {
         const RESERVE: usize = DROPPED_FIELDS_KEY.len() + 32;
         let budget = policy.max_line.saturating_sub(RESERVE);
         let mut dropped = 0usize;
-        let mut push = |line: &mut Vec<u8>, fragment: &[u8]| {
-            if line.len() + 1 + fragment.len() <= budget {
+        // A user field under the same key as the OpenTelemetry ids written here (a span field
+        // `trace_id` next to the OTel `trace_id`) is kept as `fields.<name>`.
+        #[cfg_attr(not(feature = "opentelemetry"), allow(unused_mut))]
+        let mut otel_keys: Option<(&str, &str)> = None;
+        let collides = |otel: Option<(&str, &str)>, name: &str| {
+            otel.is_some_and(|(trace, span)| name == trace || name == span)
+        };
+        let mut push = |line: &mut Vec<u8>, fragment: &[u8], rename: bool| {
+            let extra = if rename { COLLISION_PREFIX.len() } else { 0 };
+            if line.len() + 1 + extra + fragment.len() <= budget {
                 line.push(b',');
-                line.extend_from_slice(fragment);
+                if rename {
+                    // `"name":…` → `"fields.name":…`
+                    line.push(b'"');
+                    line.extend_from_slice(COLLISION_PREFIX.as_bytes());
+                    line.extend_from_slice(&fragment[1..]);
+                } else {
+                    line.extend_from_slice(fragment);
+                }
             } else {
                 dropped += 1;
             }
@@ -362,6 +397,11 @@ impl<W> JsonLayer<W> {
         if let Some(leaf) = ctx.event_span(event) {
             line.extend_from_slice(schema.span_key());
             quoted_into(line, leaf.name());
+            #[cfg(feature = "opentelemetry")]
+            if let Some((trace, span)) = self.otel_ids(&leaf.id()) {
+                schema.push_otel_ids(line, trace, span);
+                otel_keys = Some(schema.otel_names());
+            }
             // The innermost span holds its ancestors' fields too, joined in one block: copied
             // whole unless an event field shadows one of them or the line cap is near.
             let view = self.view;
@@ -379,21 +419,22 @@ impl<W> JsonLayer<W> {
             if let Some(stored) = ext.get::<SpanStore>().and_then(|s| s.view(view)) {
                 let block = stored.block();
                 let shadows = |e: &Entry| names.iter().any(|n| same_key(n, e.name));
-                if !stored.entries().any(shadows) && line.len() + 1 + block.len() <= budget {
+                let plain = |e: &Entry| !shadows(e) && !collides(otel_keys, e.name);
+                if stored.entries().all(plain) && line.len() + 1 + block.len() <= budget {
                     if !block.is_empty() {
                         line.push(b',');
                         line.extend_from_slice(block);
                     }
                 } else {
                     for e in stored.entries().filter(|e| !shadows(e)) {
-                        push(line, stored.fragment(e));
+                        push(line, stored.fragment(e), collides(otel_keys, e.name));
                     }
                 }
             }
         }
 
         for e in fields.entries() {
-            push(line, fields.fragment(e));
+            push(line, fields.fragment(e), collides(otel_keys, e.name));
         }
         if dropped > 0 {
             line.extend_from_slice(b",\"");
@@ -498,6 +539,11 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     W: for<'a> MakeWriter<'a> + 'static,
 {
+    #[cfg(feature = "opentelemetry")]
+    fn on_register_dispatch(&self, dispatch: &tracing::Dispatch) {
+        let _ = self.dispatch.set(dispatch.downgrade());
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let view = self.view;
@@ -628,7 +674,9 @@ where
                 }
                 names.push(e.name);
                 let fragment = rendered.fragment(e);
-                if trace_id.is_none() && e.name == "trace_id" {
+                // `fields.trace_id`: the user's own, renamed where the record writes the
+                // OpenTelemetry id under `trace_id` (feature `opentelemetry`).
+                if trace_id.is_none() && matches!(e.name, "trace_id" | "fields.trace_id") {
                     trace_id = json_value_text(fragment);
                 }
                 if !context.is_empty() {

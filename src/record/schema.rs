@@ -81,6 +81,8 @@ impl Format {
                 "host",
                 "pid",
                 "span",
+                "trace_id",
+                "span_id",
             ],
             Preset::Ecs => [
                 "@timestamp",
@@ -92,9 +94,21 @@ impl Format {
                 "host.hostname",
                 "process.pid",
                 "span.name",
+                "trace.id",
+                "span.id",
             ],
             Preset::Gcp => [
-                "time", "severity", "message", "target", "service", "env", "host", "pid", "span",
+                "time",
+                "severity",
+                "message",
+                "target",
+                "service",
+                "env",
+                "host",
+                "pid",
+                "span",
+                "logging.googleapis.com/trace",
+                "logging.googleapis.com/spanId",
             ],
             Preset::Datadog => [
                 "timestamp",
@@ -106,6 +120,8 @@ impl Format {
                 "host",
                 "pid",
                 "span",
+                "dd.trace_id",
+                "dd.span_id",
             ],
         }
     }
@@ -180,7 +196,16 @@ impl fmt::Debug for TimeFormat {
     }
 }
 
-const KEYS: usize = 9;
+/// The record's own keys: the nine every record has, then the OpenTelemetry ids (written with
+/// the `opentelemetry` feature only).
+const KEYS: usize = 11;
+
+/// How many of the [`KEYS`] this build writes.
+const WRITTEN: usize = if cfg!(feature = "opentelemetry") {
+    KEYS
+} else {
+    9
+};
 
 /// One of the keys the record writes itself, for [`Builder::rename`](crate::Builder::rename) and
 /// [`JsonLayer::rename`](crate::JsonLayer::rename).
@@ -206,6 +231,10 @@ impl Key {
     pub const PID: Key = Key(7);
     /// The innermost span's name.
     pub const SPAN: Key = Key(8);
+    /// The OpenTelemetry trace id (feature `opentelemetry`).
+    pub const TRACE_ID: Key = Key(9);
+    /// The OpenTelemetry span id (feature `opentelemetry`).
+    pub const SPAN_ID: Key = Key(10);
 
     const NAMES: [&'static str; KEYS] = [
         "TIMESTAMP",
@@ -217,6 +246,8 @@ impl Key {
         "HOST",
         "PID",
         "SPAN",
+        "TRACE_ID",
+        "SPAN_ID",
     ];
 }
 
@@ -249,7 +280,8 @@ impl Layout {
     /// Names what makes this layout unwritable (an empty name, or two keys with one name), for
     /// the builder to return as an error: `(setting, value, reason)`.
     pub(crate) fn check(&self) -> Result<(), (String, String, &'static str)> {
-        let own = self.names();
+        let names = self.names();
+        let own = &names[..WRITTEN];
         let extra = self.extra_keys();
         let taken = "names a key the record already has";
         for (key, name) in &self.renames {
@@ -309,6 +341,15 @@ pub(crate) struct Schema {
     span_key: Box<[u8]>,
     /// Whether panic records get their own level name (the presets whose platforms have one).
     critical: bool,
+    /// `,"trace_id":"` and `","span_id":"`: the OpenTelemetry ids' keys.
+    #[cfg(feature = "opentelemetry")]
+    otel_keys: (Box<[u8]>, Box<[u8]>),
+    /// Datadog wants the ids as unsigned decimals (the trace id's low 64 bits), not hex.
+    #[cfg(feature = "opentelemetry")]
+    otel_decimal: bool,
+    /// The two keys, for the layer to rename user fields that collide with them.
+    #[cfg(feature = "opentelemetry")]
+    otel_names: (&'static str, &'static str),
 }
 
 impl Schema {
@@ -378,7 +419,58 @@ impl Schema {
             constants: constants.into_boxed_slice(),
             span_key: span_key.into_boxed_slice(),
             critical: matches!(layout.format.0, Preset::Gcp | Preset::Datadog),
+            #[cfg(feature = "opentelemetry")]
+            otel_keys: {
+                let mut trace = b",".to_vec();
+                key(&mut trace, names[9]);
+                trace.push(b'"');
+                let mut span = b"\",".to_vec();
+                key(&mut span, names[10]);
+                span.push(b'"');
+                (trace.into_boxed_slice(), span.into_boxed_slice())
+            },
+            #[cfg(feature = "opentelemetry")]
+            otel_decimal: layout.format == Format::DATADOG,
+            #[cfg(feature = "opentelemetry")]
+            otel_names: (intern(names[9].to_owned()), intern(names[10].to_owned())),
         }
+    }
+
+    /// The keys of the OpenTelemetry ids.
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn otel_names(&self) -> (&'static str, &'static str) {
+        self.otel_names
+    }
+
+    /// The OpenTelemetry ids of the event's span, in the layout's keys and spelling: 32 and 16
+    /// lower-case hex digits, or for Datadog the decimal of the trace id's low 64 bits and of
+    /// the span id.
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn push_otel_ids(&self, out: &mut Vec<u8>, trace: [u8; 16], span: [u8; 8]) {
+        fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
+            const DIGITS: &[u8; 16] = b"0123456789abcdef";
+            for b in bytes {
+                out.extend_from_slice(&[DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]]);
+            }
+        }
+        out.extend_from_slice(&self.otel_keys.0);
+        if self.otel_decimal {
+            let low = u64::from_be_bytes(trace[8..].try_into().expect("8 bytes"));
+            out.extend_from_slice(itoa::Buffer::new().format(low).as_bytes());
+        } else {
+            hex(out, &trace);
+        }
+        out.extend_from_slice(&self.otel_keys.1);
+        if self.otel_decimal {
+            out.extend_from_slice(
+                itoa::Buffer::new()
+                    .format(u64::from_be_bytes(span))
+                    .as_bytes(),
+            );
+        } else {
+            hex(out, &span);
+        }
+        out.push(b'"');
     }
 
     /// Everything up to the message text: time, level, and the message's opening quote.
@@ -504,7 +596,10 @@ impl Reserved {
         let own = layout.names();
         let statics = layout.statics.iter().map(|(k, _)| k.as_str());
         let extra = layout.extra_keys();
-        for name in own.into_iter().chain(statics).chain(extra) {
+        // Not the OpenTelemetry ids' keys: the layer renames a user field that collides with
+        // them only in records that carry the ids, so that the feature changes nothing for
+        // records without them.
+        for name in own.into_iter().take(9).chain(statics).chain(extra) {
             if reserved.names.iter().any(|(n, _)| **n == *name) {
                 continue;
             }
