@@ -1201,19 +1201,14 @@ impl Builder {
         tracing::subscriber::set_global_default(subscriber)
             .map_err(|_| Error::already_initialized())?;
         if capture_log {
-            let level = match max_level.unwrap_or(LevelFilter::TRACE) {
-                LevelFilter::OFF => tracing_log::log::LevelFilter::Off,
-                LevelFilter::ERROR => tracing_log::log::LevelFilter::Error,
-                LevelFilter::WARN => tracing_log::log::LevelFilter::Warn,
-                LevelFilter::INFO => tracing_log::log::LevelFilter::Info,
-                LevelFilter::DEBUG => tracing_log::log::LevelFilter::Debug,
-                _ => tracing_log::log::LevelFilter::Trace,
-            };
-            if let Err(e) = tracing_log::LogTracer::builder()
+            let level = crate::reload::log_level(max_level.unwrap_or(LevelFilter::TRACE));
+            match tracing_log::LogTracer::builder()
                 .with_max_level(level)
                 .init()
             {
-                report(format_args!("`log` events are not captured: {e}"));
+                // The `log` crate's own gate follows later filter changes too.
+                Ok(()) => guard.filter_handle().follow_log_bridge(),
+                Err(e) => report(format_args!("`log` events are not captured: {e}")),
             }
         }
         if panic_hook {

@@ -8,16 +8,38 @@
 //! to callsites that already ran.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use tracing_core::dispatcher::{self, Dispatch, WeakDispatch};
-use tracing_subscriber::filter::EnvFilter;
+use tracing_subscriber::filter::{EnvFilter, LevelFilter};
 
 use crate::error::Error;
 
 /// The directives shared by the stack, its filter and the handle.
 pub(crate) type Directives = Arc<RwLock<EnvFilter>>;
+
+/// Reads the directives. Recursively: the filter formats span field values for span-scoped
+/// directives, and a `Debug` impl that logs comes back here on the same thread; a plain read
+/// would queue behind a `set()` waiting to write, which waits for this very thread.
+#[inline]
+pub(crate) fn read(directives: &Directives) -> RwLockReadGuard<'_, EnvFilter> {
+    directives.read_recursive()
+}
+
+/// The `log` crate's level for a `tracing` one.
+pub(crate) fn log_level(level: LevelFilter) -> tracing_log::log::LevelFilter {
+    use tracing_log::log::LevelFilter as Log;
+    match level {
+        LevelFilter::OFF => Log::Off,
+        LevelFilter::ERROR => Log::Error,
+        LevelFilter::WARN => Log::Warn,
+        LevelFilter::INFO => Log::Info,
+        LevelFilter::DEBUG => Log::Debug,
+        _ => Log::Trace,
+    }
+}
 
 /// The dispatcher the stack was installed in, told by the stack when it is registered
 /// (weak: the handle must not keep a dropped subscriber alive).
@@ -83,6 +105,8 @@ pub struct FilterHandle {
     text: Arc<Mutex<String>>,
     panic_hook: bool,
     dispatch: DispatchSlot,
+    /// Set once `init()` installed the `log` bridge: `log`'s own max level then follows.
+    log_bridge: Arc<AtomicBool>,
 }
 
 impl FilterHandle {
@@ -97,7 +121,14 @@ impl FilterHandle {
             text: Arc::new(Mutex::new(text)),
             panic_hook,
             dispatch,
+            log_bridge: Arc::default(),
         }
+    }
+
+    /// `init()` installed the `log` bridge, whose records `log` drops above its own max level:
+    /// from now on a change raises or lowers that level with the filter's.
+    pub(crate) fn follow_log_bridge(&self) {
+        self.log_bridge.store(true, Ordering::Relaxed);
     }
 
     /// Replaces the directives (`RUST_LOG` syntax) for every event from now on. ERROR events
@@ -121,6 +152,9 @@ impl FilterHandle {
                 dispatcher::with_default(&dispatch, tracing_core::callsite::rebuild_interest_cache)
             }
             None => tracing_core::callsite::rebuild_interest_cache(),
+        }
+        if self.log_bridge.load(Ordering::Relaxed) {
+            tracing_log::log::set_max_level(log_level(LevelFilter::current()));
         }
         Ok(())
     }

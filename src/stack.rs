@@ -17,7 +17,7 @@ use tracing_subscriber::layer::{Context, Filter, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::alert::AlertLayer;
-use crate::reload::{Directives, DispatchSlot};
+use crate::reload::{read, Directives, DispatchSlot};
 
 /// Outputs (`O`: the JSON file layer, with stdout) and, optionally, the alert layer.
 pub(crate) struct Stack<O> {
@@ -114,7 +114,7 @@ where
         // want it. `log` records are judged by their own target, as when they were enabled.
         let normalized = event.normalized_metadata();
         let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
-        let wanted = Filter::<S>::enabled(&*self.directives.read(), meta, &ctx);
+        let wanted = Filter::<S>::enabled(&*read(&self.directives), meta, &ctx);
         if wanted {
             self.outputs.on_event(event, ctx.clone());
         }
@@ -127,19 +127,19 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn enabled(&self, meta: &Metadata<'_>, cx: &Context<'_, S>) -> bool {
-        (self.alerts && is_error_event(meta)) || Filter::enabled(&*self.directives.read(), meta, cx)
+        (self.alerts && is_error_event(meta)) || Filter::enabled(&*read(&self.directives), meta, cx)
     }
 
     fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
         if self.alerts && is_error_event(meta) {
             Interest::always()
         } else {
-            Filter::<S>::callsite_enabled(&*self.directives.read(), meta)
+            Filter::<S>::callsite_enabled(&*read(&self.directives), meta)
         }
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
-        let hint = Filter::<S>::max_level_hint(&*self.directives.read());
+        let hint = Filter::<S>::max_level_hint(&*read(&self.directives));
         if self.alerts {
             Some(hint.map_or(LevelFilter::TRACE, |l| l.max(LevelFilter::ERROR)))
         } else {
@@ -148,23 +148,23 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        Filter::on_new_span(&*self.directives.read(), attrs, id, ctx);
+        Filter::on_new_span(&*read(&self.directives), attrs, id, ctx);
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        Filter::on_record(&*self.directives.read(), id, values, ctx);
+        Filter::on_record(&*read(&self.directives), id, values, ctx);
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        Filter::on_enter(&*self.directives.read(), id, ctx);
+        Filter::on_enter(&*read(&self.directives), id, ctx);
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        Filter::on_exit(&*self.directives.read(), id, ctx);
+        Filter::on_exit(&*read(&self.directives), id, ctx);
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        Filter::on_close(&*self.directives.read(), id, ctx);
+        Filter::on_close(&*read(&self.directives), id, ctx);
     }
 }
 
@@ -187,22 +187,22 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        Layer::on_new_span(&*self.directives.read(), attrs, id, ctx);
+        Layer::on_new_span(&*read(&self.directives), attrs, id, ctx);
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        Layer::on_record(&*self.directives.read(), id, values, ctx);
+        Layer::on_record(&*read(&self.directives), id, values, ctx);
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        Layer::on_enter(&*self.directives.read(), id, ctx);
+        Layer::on_enter(&*read(&self.directives), id, ctx);
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        Layer::on_exit(&*self.directives.read(), id, ctx);
+        Layer::on_exit(&*read(&self.directives), id, ctx);
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        Layer::on_close(&*self.directives.read(), id, ctx);
+        Layer::on_close(&*read(&self.directives), id, ctx);
     }
 }

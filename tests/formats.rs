@@ -385,6 +385,37 @@ fn cause_chains_are_redacted_and_capped_like_any_value() {
     );
     let chain = records[0]["error.chain"][0].as_str().unwrap();
     assert!(!chain.contains("abcdefghijklmnop"), "{chain}");
+    // The vendors' chain text too.
+    let (_, records) = capture_with(
+        |b| {
+            b.format(Format::ECS)
+                .redaction(logwarden::Redaction::default().values(logwarden::ValuePatterns::ALL))
+        },
+        || tracing::error!(error = &secret as &dyn std::error::Error, "x"),
+    );
+    let stack = records[0]["error.stack_trace"].as_str().unwrap();
+    assert!(
+        stack.contains("caused by: bad header") && !stack.contains("abcdefghijklmnop"),
+        "{stack}"
+    );
+    // Each cause is capped like a value (32 KiB by default).
+    let huge = Failure {
+        message: "outer",
+        source: Some(Box::new(Failure {
+            message: Box::leak("y".repeat(100_000).into_boxed_str()),
+            source: None,
+        })),
+    };
+    let (_, records) = capture_with(
+        |b| b,
+        || tracing::error!(error = &huge as &dyn std::error::Error, "x"),
+    );
+    let cause = records[0]["error.chain"][0].as_str().unwrap();
+    assert!(
+        cause.len() < 40_000 && cause.contains("truncated"),
+        "{} bytes",
+        cause.len()
+    );
     // A field named like a redacted key is redacted whole, chain included.
     let (_, records) = capture_with(
         |b| b,
@@ -392,4 +423,178 @@ fn cause_chains_are_redacted_and_capped_like_any_value() {
     );
     assert_eq!(records[0]["password"], "[REDACTED]");
     assert!(records[0].get("password.chain").is_none());
+}
+
+// Key clashes found in review: every combination still writes each key once and loses nothing.
+
+#[test]
+fn a_field_named_like_an_error_chain_key_never_duplicates_it() {
+    let e = chain();
+    let (lines, records) = capture_with(
+        |b| b,
+        || {
+            tracing::error!(
+                error = &e as &dyn std::error::Error,
+                error.chain = "mine",
+                "event"
+            );
+            let _s = tracing::info_span!("req", err = &e as &dyn std::error::Error).entered();
+            tracing::info!(err.chain = "mine", "span");
+        },
+    );
+    lines.iter().for_each(|l| assert_no_duplicate_keys(l));
+    // The first of two fields under one key wins, as for any duplicate.
+    assert!(one(&records, "event")["error.chain"].is_array());
+    assert_eq!(
+        one(&records, "span")["err.chain"],
+        "mine",
+        "the event field shadows"
+    );
+}
+
+#[test]
+fn a_user_field_already_named_with_the_prefix_keeps_its_own_key() {
+    let (lines, records) = capture_with(
+        |b| b,
+        || {
+            tracing::info!(level = "a", fields.level = "b", "event");
+            let _s = tracing::info_span!("req", level = "span a").entered();
+            tracing::info!(fields.level = "event b", "span");
+        },
+    );
+    lines.iter().for_each(|l| assert_no_duplicate_keys(l));
+    let r = one(&records, "event");
+    assert_eq!(
+        (&r["fields.level"], &r["fields.fields.level"]),
+        (&json!("a"), &json!("b"))
+    );
+    let r = one(&records, "span");
+    assert_eq!(
+        (&r["fields.level"], &r["fields.fields.level"]),
+        (&json!("span a"), &json!("event b"))
+    );
+}
+
+#[test]
+fn record_keys_in_the_prefix_namespace_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for b in [
+        logwarden::builder().field("fields.level", "x"),
+        logwarden::builder().rename(Key::SPAN, "fields.level"),
+    ] {
+        let e = b
+            .dir(dir.path())
+            .build::<tracing_subscriber::Registry>()
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("fields.level") && e.contains("starts with `fields.`"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn the_alert_records_extra_fields_give_way_to_a_fixed_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let (layer, guard) = logwarden::builder()
+        .service("orders")
+        .dir(dir.path())
+        .capture_log(false)
+        .alert_threshold(2)
+        .field("alert", "team-payments")
+        .build()
+        .unwrap();
+    use tracing_subscriber::layer::SubscriberExt;
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        for _ in 0..3 {
+            tracing::error!("boom");
+        }
+    });
+    let path = guard.log_path().unwrap().to_owned();
+    // Dropping the guard delivers the alert, then writes its record (from the delivery thread).
+    drop(guard);
+    let lines = support::read_lines(&path);
+    lines.iter().for_each(|l| assert_no_duplicate_keys(l));
+    let alert = lines
+        .iter()
+        .map(|l| support::parse_line(l))
+        .find(|r| r["target"] == "logwarden::alert")
+        .expect("an alert record");
+    assert_eq!(
+        (&alert["alert"], &alert["logwarden.alert"]),
+        (&json!("team-payments"), &json!("opened"))
+    );
+}
+
+#[test]
+fn fixed_fields_are_redacted_and_capped_like_any_value() {
+    let long = "x".repeat(100_000);
+    let (lines, records) = capture_with(
+        |b| {
+            b.from_vars([("LOGWARDEN_FIELDS", "api_token=s3cr3t-value")])
+                .field("contact", "ops@example.com")
+                .field("blob", long.as_str())
+                .redaction(logwarden::Redaction::default().values(logwarden::ValuePatterns::ALL))
+        },
+        || tracing::info!("x"),
+    );
+    assert!(
+        !lines[0].contains("s3cr3t") && !lines[0].contains("ops@"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(records[0]["api_token"], "[REDACTED]");
+    assert!(records[0]["blob"].as_str().unwrap().len() < 40_000);
+}
+
+mod json_layer {
+    //! The infallible `JsonLayer` setters: a later preset drops what clashes with it.
+    use std::sync::{Arc, Mutex};
+
+    use logwarden::{Format, JsonLayer, Key};
+    use tracing_subscriber::layer::SubscriberExt;
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl tracing_subscriber::fmt::MakeWriter<'_> for Buf {
+        type Writer = Buf;
+        fn make_writer(&self) -> Buf {
+            self.clone()
+        }
+    }
+
+    fn line(configure: impl FnOnce(JsonLayer<Buf>) -> JsonLayer<Buf>) -> String {
+        let buf = Buf::default();
+        let layer = configure(JsonLayer::new(buf.clone()));
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+            tracing::info!("m")
+        });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        text.trim_end().to_owned()
+    }
+
+    #[test]
+    fn a_rename_or_field_made_for_another_preset_never_duplicates_a_key() {
+        for l in [
+            line(|j| j.rename(Key::TARGET, "log.level").format(Format::ECS)),
+            line(|j| j.field("severity", "x").format(Format::GCP)),
+        ] {
+            super::assert_no_duplicate_keys(&l);
+        }
+        let l = line(|j| j.rename(Key::TARGET, "logger").format(Format::ECS));
+        assert!(l.contains("\"logger\":"), "a rename that fits is kept: {l}");
+    }
 }

@@ -421,16 +421,18 @@ fn is_reserved(name: &str) -> bool {
     HEADER.contains(&name) || name == "span" || name == DROPPED_FIELDS
 }
 
-/// The JSON key a user field is written under.
+/// The JSON key a user field is written under: a reserved name, or one that already starts
+/// with the prefix, gets the prefix, so that no two names share a key.
 fn key_of(name: &str) -> String {
-    if is_reserved(name) {
+    if is_reserved(name) || name.starts_with("fields.") {
         format!("fields.{name}")
     } else {
         name.to_owned()
     }
 }
 
-/// Whether two field names end up as the same key (`level` and `fields.level` do).
+/// Whether two field names end up as the same key (only equal names do now: `level` and
+/// `fields.level` are written as `fields.level` and `fields.fields.level`).
 fn same_key(a: &str, b: &str) -> bool {
     key_of(a) == key_of(b)
 }

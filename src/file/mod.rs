@@ -86,7 +86,7 @@ impl RollingFile {
         probe_dir(&opts.dir).map_err(OpenError::Dir)?;
         let path = opts.dir.join(&opts.name);
         // What a crash between a swap and its rename left behind goes where it belongs first.
-        settle_staged(&opts.dir, &opts.name).map_err(OpenError::Dir)?;
+        let settled = settle_staged(&opts.dir, &opts.name).map_err(OpenError::Dir)?;
         let file = open_active(&path, opts.mode).map_err(OpenError::File)?;
         let meta = file.metadata().map_err(OpenError::File)?;
         let now = opts.clock.now_micros();
@@ -135,6 +135,10 @@ impl RollingFile {
                 file.retention(),
                 file.opts.mode,
             ));
+        }
+        // A file a crash left staged is a rotated file like any other: compressed, pruned.
+        if let Some(settled) = settled {
+            file.after_rotation(&settled);
         }
         Ok(file)
     }
@@ -188,9 +192,15 @@ impl RollingFile {
         if self.rotation_retry_at.is_some_and(|at| Instant::now() < at) {
             return Ok(false);
         }
-        if self.staged_leftover {
+        let stuck = self.staged_leftover;
+        if stuck {
             match settle_staged(&self.opts.dir, &self.opts.name) {
-                Ok(()) => self.staged_leftover = false,
+                Ok(settled) => {
+                    self.staged_leftover = false;
+                    if let Some(settled) = settled {
+                        self.after_rotation(&settled);
+                    }
+                }
                 // Still in the way: swapping would fail; rename-then-create does not need it.
                 Err(_) => self.swap_supported = false,
             }
@@ -226,7 +236,10 @@ impl RollingFile {
             Some(file) => Ok(file),
             None => open_active(&self.path, self.opts.mode),
         };
-        if !self.staged_leftover {
+        // Unless this very rotation left the old file staged (moved at the next one): a
+        // leftover that is merely stuck must not stop retention and compression.
+        let staged_here = self.staged_leftover && !stuck;
+        if !staged_here {
             self.after_rotation(&rotated);
         }
         self.file = Some(fresh?);
@@ -344,7 +357,7 @@ fn free_rotated_path(dir: &Path, name: &str, mut stamp: i64) -> (i64, PathBuf) {
 
 /// Moves a file left at the staging path to the rotated name of its last write (see
 /// [`swap::settle_leftover`]).
-fn settle_staged(dir: &Path, name: &str) -> io::Result<()> {
+fn settle_staged(dir: &Path, name: &str) -> io::Result<Option<PathBuf>> {
     let staging = swap::staging_path(dir, name);
     swap::settle_leftover(&staging, |mtime| free_rotated_path(dir, name, mtime).1).map_err(|e| {
         io::Error::new(
@@ -419,8 +432,13 @@ impl Sink for RollingFile {
 
     fn finish(&mut self, deadline: Instant) {
         // The prepared file is empty: nothing to keep.
-        if self.staged.take().is_some() {
-            let _ = fs::remove_file(swap::staging_path(&self.opts.dir, &self.opts.name));
+        // Only if the staging path is still that file: another process writing the same log
+        // may have its own rotated file there for a moment.
+        if let Some(staged) = self.staged.take() {
+            let staging = swap::staging_path(&self.opts.dir, &self.opts.name);
+            if same_file(&staged, &staging) {
+                let _ = fs::remove_file(staging);
+            }
         }
         #[cfg(feature = "gzip")]
         if let Some(compressor) = self.compressor.take() {
@@ -604,5 +622,45 @@ mod tests {
             "{files:?}"
         );
         assert!(!file.staged_leftover && file.swap_supported);
+    }
+
+    #[test]
+    fn finish_removes_only_its_own_staging_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = open(dir.path());
+        let staging = dir.path().join(".t.log.next");
+        // Another process writing the same log (a rolling restart) replaced the staging path
+        // with its own file, and is between its exchange and its rename.
+        fs::remove_file(&staging).unwrap();
+        fs::write(&staging, "lines of another process's rotation\n").unwrap();
+        file.finish(Instant::now());
+        assert!(staging.exists(), "finish deleted a file it did not create");
+        // Its own empty file, it removes.
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = open(dir.path());
+        file.finish(Instant::now());
+        assert!(!dir.path().join(".t.log.next").exists());
+    }
+
+    #[test]
+    fn retention_keeps_running_while_a_leftover_is_stuck() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = open(dir.path());
+        file.opts.keep = 1;
+        file.staged = None;
+        let staging = dir.path().join(".t.log.next");
+        fs::remove_file(&staging).unwrap();
+        // Something `settle_staged` cannot move: it fails at every rotation.
+        fs::create_dir(&staging).unwrap();
+        file.staged_leftover = true;
+        for _ in 0..6 {
+            file.write_lines(b"line number 12345\n").unwrap();
+        }
+        let rotated = naming::list_rotated(dir.path(), "t.log").unwrap();
+        assert!(
+            rotated.len() <= 1,
+            "keep(1) but {} rotated files",
+            rotated.len()
+        );
     }
 }

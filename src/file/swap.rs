@@ -75,10 +75,10 @@ pub(crate) fn swap_in(
 pub(crate) fn settle_leftover(
     staging: &Path,
     rotated_for: impl FnOnce(i64) -> PathBuf,
-) -> io::Result<()> {
+) -> io::Result<Option<PathBuf>> {
     let meta = match fs::symlink_metadata(staging) {
         Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
     if !meta.is_file() {
@@ -88,14 +88,16 @@ pub(crate) fn settle_leftover(
         ));
     }
     if meta.len() == 0 {
-        return fs::remove_file(staging);
+        return fs::remove_file(staging).map(|()| None);
     }
     let mtime = meta
         .modified()
         .ok()
         .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_micros() as i64);
-    fs::rename(staging, rotated_for(mtime))
+    let rotated = rotated_for(mtime);
+    fs::rename(staging, &rotated)?;
+    Ok(Some(rotated))
 }
 
 /// Creates the empty file the next rotation swaps in.

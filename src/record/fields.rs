@@ -9,9 +9,9 @@ use std::fmt;
 use smallvec::SmallVec;
 use tracing_core::field::{Field, Visit};
 
-use super::escape::{escape_capped, escape_into, push_cut_marker, Escaper};
+use super::escape::{escape_capped, push_cut_marker, Escaper};
 use super::policy::Policy;
-use super::schema::push_key;
+use super::schema::{intern_joined, push_key};
 use crate::redact::{redact, REDACTED};
 
 /// Whether two entries are the same JSON key. Entry names are final keys (reserved names
@@ -26,8 +26,8 @@ pub(crate) fn same_key(a: &str, b: &str) -> bool {
 /// caller.
 const MAX_CAUSES: usize = 32;
 
-/// After an error field's key: the key of its cause chain (`"error.chain":`).
-const CHAIN_SUFFIX: &str = ".chain\":";
+/// After an error field's key: the key of its cause chain (`error.chain`).
+const CHAIN_SUFFIX: &str = ".chain";
 
 /// Appends an `f64` as a JSON number; NaN and the infinities, which JSON cannot express, become
 /// the strings `"NaN"`, `"inf"` and `"-inf"` so the value is still visible.
@@ -260,9 +260,10 @@ impl Visit for Recorder<'_> {
         }
     }
 
-    /// The error's message, then its causes (`source()` chain): as `<key>.chain`, an array of
-    /// messages, or for a field named `error` in a preset with error attributes, the vendor's
-    /// keys (`error.message` and the chain as text, one `caused by:` line per cause).
+    /// The error's message, then its causes (`source()` chain) as a field of their own: under
+    /// `<key>.chain`, an array of messages, or for a field named `error` in a preset with error
+    /// attributes, the vendor's keys (`error.message`, and the chain as text with one
+    /// `caused by:` line per cause). A field already under the chain's key wins over it.
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         let name = field.name();
         if self.skip_log_fields && name.starts_with("log.") {
@@ -273,50 +274,49 @@ impl Visit for Recorder<'_> {
             Some((message, _)) => message,
             None => self.policy.reserved.key(name),
         };
-        let Some((start, key)) = self.begin_as(name, key) else {
+        let Some(started) = self.begin_as(name, key) else {
             return;
         };
-        let out = &mut self.fields.buf;
-        let cap = self.policy.max_field;
-        out.push(b'"');
-        push_formatted(out, cap, self.policy, format_args!("{value}"));
-        out.push(b'"');
-        // One entry for the message and its chain: they are kept or dropped together.
+        self.text(started, format_args!("{value}"));
         let causes = || std::iter::successors(value.source(), |e| e.source()).take(MAX_CAUSES);
-        if causes().next().is_some() {
-            out.push(b',');
-            match vendor {
-                Some((_, stack)) => {
-                    push_key(out, stack);
-                    out.push(b'"');
-                    let text_start = out.len();
-                    let mut escaper = Escaper::new(out, cap);
-                    let _ = fmt::write(&mut escaper, format_args!("{value}"));
-                    for cause in causes() {
-                        let _ = fmt::write(&mut escaper, format_args!("\ncaused by: {cause}"));
-                    }
-                    let dropped = escaper.dropped();
-                    finish_text(out, self.policy, text_start, dropped);
-                    out.push(b'"');
-                }
-                None => {
-                    out.push(b'"');
-                    escape_into(out, key);
-                    out.extend_from_slice(CHAIN_SUFFIX.as_bytes());
-                    out.push(b'[');
-                    for (i, cause) in causes().enumerate() {
-                        if i > 0 {
-                            out.push(b',');
-                        }
-                        out.push(b'"');
-                        push_formatted(out, cap, self.policy, format_args!("{cause}"));
-                        out.push(b'"');
-                    }
-                    out.push(b']');
-                }
-            }
+        if causes().next().is_none() {
+            return;
         }
-        self.end(key, start);
+        let chain_key = match vendor {
+            Some((_, stack)) => stack,
+            None => intern_joined(key, CHAIN_SUFFIX),
+        };
+        if self.fields.has(chain_key) {
+            return;
+        }
+        let (policy, cap) = (self.policy, self.policy.max_field);
+        let out = &mut self.fields.buf;
+        let start = out.len() as u32;
+        push_key(out, chain_key);
+        if vendor.is_some() {
+            out.push(b'"');
+            let text_start = out.len();
+            let mut escaper = Escaper::new(out, cap);
+            let _ = fmt::write(&mut escaper, format_args!("{value}"));
+            for cause in causes() {
+                let _ = fmt::write(&mut escaper, format_args!("\ncaused by: {cause}"));
+            }
+            let dropped = escaper.dropped();
+            finish_text(out, policy, text_start, dropped);
+            out.push(b'"');
+        } else {
+            out.push(b'[');
+            for (i, cause) in causes().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.push(b'"');
+                push_formatted(out, cap, policy, format_args!("{cause}"));
+                out.push(b'"');
+            }
+            out.push(b']');
+        }
+        self.end(chain_key, start);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {

@@ -81,7 +81,7 @@ impl<W> JsonLayer<W> {
     pub fn new(make_writer: W) -> Self {
         let layout = Layout::default();
         let mut layer = JsonLayer {
-            schema: Arc::new(Schema::new(&layout, "", "")),
+            schema: Arc::new(Schema::new(&layout, "", "", &Policy::default())),
             layout,
             make_writer,
             service: crate::host::executable_name().to_owned(),
@@ -121,7 +121,9 @@ impl<W> JsonLayer<W> {
             format,
             ..self.layout.clone()
         };
-        self.layout(layout)
+        // A rename or fixed field made for the old preset that clashes with the new one's keys
+        // is dropped (the builder reports it instead).
+        self.layout(layout.settled())
     }
 
     /// Writes one of the record's own keys under another name: `rename(Key::LEVEL, "severity")`.
@@ -156,7 +158,7 @@ impl<W> JsonLayer<W> {
             time,
             ..self.layout.clone()
         };
-        self.layout(layout)
+        self.layout(layout.settled())
     }
 
     fn layout_if_valid(self, layout: Layout) -> Self {
@@ -178,6 +180,8 @@ impl<W> JsonLayer<W> {
     #[must_use]
     pub fn redaction(mut self, redaction: Redaction) -> Self {
         Arc::make_mut(&mut self.policy).redaction = redaction;
+        // Fixed fields are redacted and capped when rendered.
+        self.render_schema();
         self
     }
 
@@ -193,7 +197,7 @@ impl<W> JsonLayer<W> {
     /// Caps each line at `bytes` (default 96 KiB, at least 1 KiB): fields that would not fit are
     /// left out and counted in `logwarden.dropped_fields`; when the message and the target alone
     /// would overflow it, both are cut shorter. Only a service, env, host or span name of
-    /// kilobytes could still exceed it.
+    /// kilobytes, or dozens of long fixed fields, could still exceed it.
     #[must_use]
     pub fn max_line_bytes(mut self, bytes: usize) -> Self {
         self.caps.1 = bytes;
@@ -204,6 +208,7 @@ impl<W> JsonLayer<W> {
         let policy = Arc::make_mut(&mut self.policy);
         (policy.max_field, policy.max_line) = self.caps;
         *policy = policy.clone().clamped();
+        self.render_schema();
         self
     }
 
@@ -244,8 +249,13 @@ impl<W> JsonLayer<W> {
     }
 
     fn render_schema(&mut self) {
-        self.schema = Arc::new(Schema::new(&self.layout, &self.service, &self.env));
         Arc::make_mut(&mut self.policy).reserved = Reserved::new(&self.layout);
+        self.schema = Arc::new(Schema::new(
+            &self.layout,
+            &self.service,
+            &self.env,
+            &self.policy,
+        ));
     }
 
     /// The renderer for the crate's own records, with this layer's constant fields.
@@ -484,7 +494,12 @@ impl Notice {
         if let serde_json::Value::Object(fields) = extra {
             for (key, value) in fields {
                 out.push(b',');
-                quoted_into(out, key);
+                if self.schema.writes(key) {
+                    // A fixed field or renamed key of the same name: ours gives way.
+                    quoted_into(out, &format!("logwarden.{key}"));
+                } else {
+                    quoted_into(out, key);
+                }
                 out.push(b':');
                 // serde_json writes valid JSON; only U+2028/9 would need our extra escaping, and
                 // values here are numbers and short texts that pass through `quoted_into` below.

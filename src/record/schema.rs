@@ -11,7 +11,9 @@ use parking_lot::Mutex;
 use tracing_core::{Level, Metadata};
 
 use super::escape::{escape_into, quoted_into};
-use super::policy::DROPPED_FIELDS_KEY;
+use super::fields::push_text;
+use super::policy::{Policy, DROPPED_FIELDS_KEY};
+use crate::redact::REDACTED;
 use crate::timestamp::push_rfc3339_cached;
 
 /// The prefix a user field named like one of the record's own keys gets.
@@ -293,6 +295,9 @@ impl Layout {
             if elsewhere || extra.contains(&name.as_str()) {
                 return Err((setting, name.clone(), taken));
             }
+            if name.starts_with(COLLISION_PREFIX) {
+                return Err((setting, name.clone(), PREFIXED));
+            }
         }
         for (i, (key, _)) in self.statics.iter().enumerate() {
             if key.trim().is_empty() {
@@ -302,8 +307,26 @@ impl Layout {
             if twice || own.contains(&key.as_str()) || extra.contains(&key.as_str()) {
                 return Err(("field".to_owned(), key.clone(), taken));
             }
+            if key.starts_with(COLLISION_PREFIX) {
+                return Err(("field".to_owned(), key.clone(), PREFIXED));
+            }
         }
         Ok(())
+    }
+
+    /// This layout with whatever makes it unwritable dropped (renames, then fixed fields), for
+    /// the infallible [`JsonLayer`](crate::JsonLayer) setters.
+    pub(crate) fn settled(mut self) -> Layout {
+        while let Err((setting, value, _)) = self.check() {
+            if setting == "field" {
+                let i = self.statics.iter().rposition(|(k, _)| *k == value);
+                self.statics
+                    .remove(i.expect("check names an existing field"));
+            } else {
+                self.renames.retain(|(_, n)| *n != value);
+            }
+        }
+        self
     }
 
     /// Keys a preset writes besides the renamable ones.
@@ -320,6 +343,10 @@ impl Layout {
         keys
     }
 }
+
+/// Why a record key may not start with the collision prefix.
+const PREFIXED: &str =
+    "starts with `fields.`, which is kept for user fields renamed to avoid a clash";
 
 const SOURCE_LOCATION_KEY: &str = "logging.googleapis.com/sourceLocation";
 
@@ -341,6 +368,8 @@ pub(crate) struct Schema {
     span_key: Box<[u8]>,
     /// Whether panic records get their own level name (the presets whose platforms have one).
     critical: bool,
+    /// Every key the record writes itself, for the crate's own records' extra fields.
+    written: Vec<Box<str>>,
     /// `,"trace_id":"` and `","span_id":"`: the OpenTelemetry ids' keys.
     #[cfg(feature = "opentelemetry")]
     otel_keys: (Box<[u8]>, Box<[u8]>),
@@ -353,7 +382,9 @@ pub(crate) struct Schema {
 }
 
 impl Schema {
-    pub(crate) fn new(layout: &Layout, service: &str, env: &str) -> Schema {
+    /// `policy`: fixed values are redacted and capped like any value (a fixed field named like
+    /// a secret is written as `"[REDACTED]"`).
+    pub(crate) fn new(layout: &Layout, service: &str, env: &str, policy: &Policy) -> Schema {
         let names = layout.names();
         let key = |out: &mut Vec<u8>, name: &str| {
             quoted_into(out, name);
@@ -405,7 +436,14 @@ impl Schema {
             itoa::Buffer::new().format(std::process::id()).as_bytes(),
         );
         for (name, value) in &layout.statics {
-            constant(name, &quoted(value));
+            let mut v = b"\"".to_vec();
+            if policy.redaction.redacts_key(name) {
+                v.extend_from_slice(REDACTED.as_bytes());
+            } else {
+                push_text(&mut v, policy.max_field, policy, value);
+            }
+            v.push(b'"');
+            constant(name, &v);
         }
         let mut span_key = b",".to_vec();
         key(&mut span_key, names[8]);
@@ -419,6 +457,14 @@ impl Schema {
             constants: constants.into_boxed_slice(),
             span_key: span_key.into_boxed_slice(),
             critical: matches!(layout.format.0, Preset::Gcp | Preset::Datadog),
+            written: names
+                .iter()
+                .take(WRITTEN)
+                .copied()
+                .chain(layout.statics.iter().map(|(k, _)| k.as_str()))
+                .chain(layout.extra_keys())
+                .map(Box::from)
+                .collect(),
             #[cfg(feature = "opentelemetry")]
             otel_keys: {
                 let mut trace = b",".to_vec();
@@ -523,6 +569,12 @@ impl Schema {
         out.extend_from_slice(&self.constants);
     }
 
+    /// Whether the record writes `key` itself (the crate's own records prefix an extra field
+    /// of that name rather than duplicate the key).
+    pub(crate) fn writes(&self, key: &str) -> bool {
+        self.written.iter().any(|k| **k == *key)
+    }
+
     /// `,"span":` before the innermost span's name.
     #[inline]
     pub(crate) fn span_key(&self) -> &[u8] {
@@ -624,8 +676,18 @@ impl Reserved {
     }
 
     /// The key a user field named `name` is written under.
+    ///
+    /// A name that already starts with the prefix gets it again (`fields.level` →
+    /// `fields.fields.level`), so that no two names end up under one key: `level` takes
+    /// `fields.level`.
     #[inline]
     pub(crate) fn key(&self, name: &'static str) -> &'static str {
+        if name.len() > COLLISION_PREFIX.len()
+            && name.as_bytes()[COLLISION_PREFIX.len() - 1] == b'.'
+            && name.starts_with(COLLISION_PREFIX)
+        {
+            return intern_joined(COLLISION_PREFIX, name);
+        }
         if self.bits & Reserved::bit(name) == 0 {
             return name;
         }
@@ -636,14 +698,23 @@ impl Reserved {
     }
 }
 
-/// Interned renamed keys: each distinct one is leaked once, however many layers are built.
+/// Interned keys made by the crate (`fields.level`, `error.chain`): each distinct one is
+/// leaked once, however many layers and events make it. Field names are the program's own
+/// `&'static str`s, so the set is bounded by the program's text.
+static INTERNED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+
 fn intern(name: String) -> &'static str {
-    static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
-    let mut names = NAMES.lock();
-    if let Some(found) = names.iter().find(|n| **n == name) {
+    intern_joined("", &name)
+}
+
+/// `a` followed by `b`, interned; allocates only the first time.
+pub(crate) fn intern_joined(a: &str, b: &str) -> &'static str {
+    let mut names = INTERNED.lock();
+    let same = |n: &&&str| n.len() == a.len() + b.len() && n.starts_with(a) && n.ends_with(b);
+    if let Some(found) = names.iter().find(same) {
         return found;
     }
-    let leaked: &'static str = Box::leak(name.into_boxed_str());
+    let leaked: &'static str = Box::leak(format!("{a}{b}").into_boxed_str());
     names.push(leaked);
     leaked
 }
