@@ -141,7 +141,7 @@ impl Redaction {
         // Two ways per set: two names whose addresses fall in one set (the program's layout
         // decides) would otherwise evict each other on every event, and every event would pay
         // the word matching (measured: 300 instructions per event).
-        let set = (addr ^ (addr >> 7) ^ name.len()) % CACHE_SLOTS & !1;
+        let set = ((addr ^ (addr >> 7) ^ name.len()) % CACHE_SLOTS) & !1;
         DECISIONS.with(|cache| {
             for slot in [set, set + 1] {
                 let (a, len, tagged) = cache[slot].get();
