@@ -691,9 +691,11 @@ impl Reserved {
         if self.bits & Reserved::bit(name) == 0 {
             return name;
         }
+        // Lengths first: a name that shares a bit with a reserved one (`total` and `timestamp`
+        // do) is usually told apart without comparing text.
         self.names
             .iter()
-            .find(|(n, _)| **n == *name)
+            .find(|(n, _)| n.len() == name.len() && n.as_bytes() == name.as_bytes())
             .map_or(name, |(_, renamed)| renamed)
     }
 }
