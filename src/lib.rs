@@ -51,12 +51,12 @@
 //! writer.
 
 #![forbid(unsafe_code)]
-#![warn(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    rust_2018_idioms
-)]
+// Every public item is documented: a published crate's docs are its interface.
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
+// On docs.rs only (it passes `--cfg docsrs` to a nightly rustdoc): label each feature-gated item
+// with the feature it needs. `doc_auto_cfg` was merged into `doc_cfg` in 2025 (rust#138907).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod alert;
 mod clock;
