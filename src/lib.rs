@@ -49,6 +49,11 @@
 //! installing anything; [`Builder::subscriber`] returns the whole subscriber `init()` would
 //! install, for a test or a `with_default` scope; [`JsonLayer`] alone formats records for any
 //! writer.
+//!
+//! # Cargo features
+//! - `gzip` (off by default): compress rotated files to `.gz` on a background thread
+//!   ([`Builder::compress`], `LOGWARDEN_COMPRESS`). Without it, asking for compression makes
+//!   `init()` return an [`Error`] rather than keep the files uncompressed.
 
 #![forbid(unsafe_code)]
 // Every public item is documented: a published crate's docs are its interface.
