@@ -54,6 +54,9 @@
 //! - `gzip` (off by default): compress rotated files to `.gz` on a background thread
 //!   ([`Builder::compress`], `LOGWARDEN_COMPRESS`). Without it, asking for compression makes
 //!   `init()` return an [`Error`] rather than keep the files uncompressed.
+//! - `opentelemetry` (off by default): records inside a span carry the OpenTelemetry trace and
+//!   span ids that a `tracing-opentelemetry` layer in the same registry gave the span, under the
+//!   keys of the record's [`Format`]. Records without such ids are unchanged.
 
 #![forbid(unsafe_code)]
 // Every public item is documented: a published crate's docs are its interface.
