@@ -369,7 +369,13 @@ impl Builder {
         self
     }
 
-    /// Compress rotated files to `.gz` on a background thread (needs the `gzip` feature).
+    /// Compress rotated files to `.gz` on a background thread (one file at a time).
+    ///
+    /// Requires the `gzip` cargo feature. Without it, `compress(true)` (or
+    /// `LOGWARDEN_COMPRESS=true`) makes [`build`](Builder::build),
+    /// [`subscriber`](Builder::subscriber) and [`init`](Builder::init) return an
+    /// [`Error`](crate::Error) naming the setting, rather than silently keeping the rotated files
+    /// uncompressed.
     pub fn compress(mut self, on: bool) -> Self {
         self.compress = Val::new(on, "compress");
         self

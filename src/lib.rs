@@ -49,14 +49,22 @@
 //! installing anything; [`Builder::subscriber`] returns the whole subscriber `init()` would
 //! install, for a test or a `with_default` scope; [`JsonLayer`] alone formats records for any
 //! writer.
+//!
+//! # Cargo features
+//! - `gzip` (off by default): compress rotated files to `.gz` on a background thread
+//!   ([`Builder::compress`], `LOGWARDEN_COMPRESS`). Without it, asking for compression makes
+//!   `init()` return an [`Error`] rather than keep the files uncompressed.
+//! - `opentelemetry` (off by default): records inside a span carry the OpenTelemetry trace and
+//!   span ids that a `tracing-opentelemetry` layer in the same registry gave the span, under the
+//!   keys of the record's [`Format`]. Records without such ids are unchanged.
 
 #![forbid(unsafe_code)]
-#![warn(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    rust_2018_idioms
-)]
+// Every public item is documented: a published crate's docs are its interface.
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
+// On docs.rs only (it passes `--cfg docsrs` to a nightly rustdoc): label each feature-gated item
+// with the feature it needs. `doc_auto_cfg` was merged into `doc_cfg` in 2025 (rust#138907).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod alert;
 mod clock;
