@@ -156,19 +156,30 @@ impl Recorder<'_> {
         if self.skip_log_fields && name.starts_with("log.") {
             return None;
         }
-        let key = self.policy.reserved.key(name);
-        self.begin_as(name, key)
+        let (key, redacted) = self.policy.field(name);
+        self.begin_decided(name, key, redacted)
     }
 
     /// [`Recorder::begin`] with the final key already chosen.
     #[inline]
     fn begin_as(&mut self, name: &'static str, key: &'static str) -> Option<(u32, &'static str)> {
+        let redacted = self.policy.redaction.redacts_field(name);
+        self.begin_decided(name, key, redacted)
+    }
+
+    #[inline]
+    fn begin_decided(
+        &mut self,
+        name: &'static str,
+        key: &'static str,
+        redacted: bool,
+    ) -> Option<(u32, &'static str)> {
         if self.fields.has(key) || (self.message_taken && name == "message") {
             return None;
         }
         let start = self.fields.buf.len() as u32;
         push_key(&mut self.fields.buf, key);
-        if self.policy.redaction.redacts_field(name) {
+        if redacted {
             let out = &mut self.fields.buf;
             out.push(b'"');
             out.extend_from_slice(REDACTED.as_bytes());

@@ -1,5 +1,7 @@
 //! What a record may contain: the redaction rules and the size caps, shared by every output.
 
+use std::cell::Cell;
+
 use super::schema::Reserved;
 use crate::redact::Redaction;
 
@@ -43,5 +45,71 @@ impl Policy {
         self.max_line = self.max_line.max(MIN_LINE_BYTES);
         self.max_field = self.max_field.clamp(MIN_FIELD_BYTES, self.max_line / 2);
         self
+    }
+}
+
+/// What a field name becomes under one policy: its final key, and whether it is redacted.
+#[derive(Clone, Copy)]
+struct Decision {
+    addr: usize,
+    len: usize,
+    redaction: u64,
+    reserved: u64,
+    key: &'static str,
+    redacted: bool,
+}
+
+const EMPTY: Decision = Decision {
+    addr: 0,
+    len: 0,
+    redaction: 0,
+    reserved: 0,
+    key: "",
+    redacted: false,
+};
+
+/// Sets of two; see [`Policy::field`].
+const SLOTS: usize = 128;
+
+thread_local! {
+    static DECISIONS: [Cell<Decision>; SLOTS] = const { [const { Cell::new(EMPTY) }; SLOTS] };
+}
+
+impl Policy {
+    /// The final key of a field named `name` and whether its value is redacted, remembered
+    /// per thread: a program has few distinct field names, and both answers cost more to work
+    /// out (key matching word by word, the reserved-key lookup) than to look up.
+    ///
+    /// Keyed by the name's address, which is sound because field names are `'static`: the text
+    /// at an address never changes. Two ways per set, so that two names whose addresses fall in
+    /// one set do not evict each other on every event.
+    #[inline]
+    pub(crate) fn field(&self, name: &'static str) -> (&'static str, bool) {
+        let addr = name.as_ptr() as usize;
+        let (redaction, reserved) = (self.redaction.id(), self.reserved.id);
+        let set = ((addr ^ (addr >> 7) ^ name.len()) % SLOTS) & !1;
+        DECISIONS.with(|cache| {
+            for slot in [set, set + 1] {
+                let d = cache[slot].get();
+                if d.addr == addr
+                    && d.len == name.len()
+                    && d.redaction == redaction
+                    && d.reserved == reserved
+                {
+                    return (d.key, d.redacted);
+                }
+            }
+            let d = Decision {
+                addr,
+                len: name.len(),
+                redaction,
+                reserved,
+                key: self.reserved.key(name),
+                redacted: self.redaction.redacts_key(name),
+            };
+            cache[set + 1].set(cache[set].get());
+            cache[set].set(d);
+            (d.key, d.redacted)
+        })
     }
 }

@@ -630,6 +630,8 @@ pub(crate) struct Reserved {
     names: Vec<(Box<str>, &'static str)>,
     /// Where an error-valued field named `error` goes, and its chain; see [`Format`].
     pub(crate) error_keys: Option<(&'static str, &'static str)>,
+    /// Identifies this set in the per-thread cache of field decisions (never 0).
+    pub(crate) id: u64,
 }
 
 impl Default for Reserved {
@@ -640,10 +642,12 @@ impl Default for Reserved {
 
 impl Reserved {
     pub(crate) fn new(layout: &Layout) -> Reserved {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let mut reserved = Reserved {
             bits: 0,
             names: Vec::new(),
             error_keys: layout.format.error_keys(),
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         };
         let own = layout.names();
         let statics = layout.statics.iter().map(|(k, _)| k.as_str());

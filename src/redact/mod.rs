@@ -157,6 +157,11 @@ impl Redaction {
         })
     }
 
+    /// Identifies this list of keys (clones share it; a change makes a new one).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
     /// The value patterns in use.
     pub fn value_patterns(&self) -> ValuePatterns {
         self.values
