@@ -373,7 +373,7 @@ impl<W> JsonLayer<W> {
         schema.after_message(line);
         // `log` records bring arbitrary targets: capped like any value.
         push_text(line, text_cap, policy, meta.target());
-        schema.after_target(line, Some(meta));
+        schema.after_target(line, Some(meta), (!bridged).then(|| event.metadata()));
 
         // Fields that would take the line past its cap are left out, and counted. The reserve
         // keeps room for that count and the closing brace.
@@ -490,7 +490,7 @@ impl Notice {
         escape_into(out, message);
         self.schema.after_message(out);
         escape_into(out, target);
-        self.schema.after_target(out, None);
+        self.schema.after_target(out, None, None);
         if let serde_json::Value::Object(fields) = extra {
             for (key, value) in fields {
                 out.push(b',');

@@ -5,6 +5,7 @@
 //! byte pieces the layer copies between the per-event parts, so a preset costs the same copies
 //! per event as the default record.
 
+use std::cell::Cell;
 use std::fmt;
 
 use parking_lot::Mutex;
@@ -558,13 +559,19 @@ impl Schema {
 
     /// Closes the target, then the per-event source location (Cloud Logging only) and the
     /// fields every record shares.
+    ///
+    /// `callsite`: the event's own `'static` metadata, whose source location is rendered once
+    /// per callsite; otherwise (a `log` record's, made per event) `meta`'s is rendered each time.
     #[inline]
-    pub(crate) fn after_target(&self, out: &mut Vec<u8>, meta: Option<&Metadata<'_>>) {
+    pub(crate) fn after_target(
+        &self,
+        out: &mut Vec<u8>,
+        meta: Option<&Metadata<'_>>,
+        callsite: Option<&'static Metadata<'static>>,
+    ) {
         out.push(b'"');
         if self.source_location {
-            if let Some(meta) = meta {
-                push_source_location(out, meta);
-            }
+            location(out, meta, callsite);
         }
         out.extend_from_slice(&self.constants);
     }
@@ -580,6 +587,58 @@ impl Schema {
     pub(crate) fn span_key(&self) -> &[u8] {
         &self.span_key
     }
+}
+
+/// Out of line: only Cloud Logging's layout writes it, and the others' hot path stays small.
+#[inline(never)]
+fn location(
+    out: &mut Vec<u8>,
+    meta: Option<&Metadata<'_>>,
+    callsite: Option<&'static Metadata<'static>>,
+) {
+    match (callsite, meta) {
+        (Some(callsite), _) => out.extend_from_slice(source_location_of(callsite)),
+        (None, Some(meta)) => push_source_location(out, meta),
+        (None, None) => {}
+    }
+}
+
+/// [`push_source_location`] for a callsite, rendered once per process and remembered per
+/// thread: it costs as much as the rest of the record's fixed parts, and never changes. The
+/// rendering is leaked once per callsite, like the callsite's own metadata.
+fn source_location_of(callsite: &'static Metadata<'static>) -> &'static [u8] {
+    type Slot = Cell<(usize, &'static [u8])>;
+    const SLOTS: usize = 64;
+    thread_local! {
+        static SEEN: [Slot; SLOTS] = const { [const { Cell::new((0, &[])) }; SLOTS] };
+    }
+    static RENDERED: Mutex<Vec<(usize, &'static [u8])>> = Mutex::new(Vec::new());
+    let addr = std::ptr::from_ref(callsite) as usize;
+    let set = ((addr >> 4 ^ addr >> 11) % SLOTS) & !1;
+    SEEN.with(|seen| {
+        for slot in [set, set + 1] {
+            let (a, bytes) = seen[slot].get();
+            if a == addr {
+                return bytes;
+            }
+        }
+        let bytes = {
+            let mut all = RENDERED.lock();
+            match all.iter().find(|(a, _)| *a == addr) {
+                Some((_, bytes)) => *bytes,
+                None => {
+                    let mut v = Vec::new();
+                    push_source_location(&mut v, callsite);
+                    let bytes: &'static [u8] = Box::leak(v.into_boxed_slice());
+                    all.push((addr, bytes));
+                    bytes
+                }
+            }
+        };
+        seen[set + 1].set(seen[set].get());
+        seen[set].set((addr, bytes));
+        bytes
+    })
 }
 
 /// `,"logging.googleapis.com/sourceLocation":{"file":…,"line":"42","function":…}`: Cloud
