@@ -67,6 +67,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod alert;
+#[cfg(feature = "cli")]
+#[doc(hidden)]
+pub mod cli;
 mod clock;
 mod config;
 mod diag;
@@ -77,6 +80,8 @@ mod host;
 mod notify;
 mod panic;
 mod parse;
+#[cfg(feature = "cli")]
+mod read;
 mod record;
 mod redact;
 mod reload;

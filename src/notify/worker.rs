@@ -347,7 +347,17 @@ impl Worker {
         fields.insert("errors_total".into(), alert.errors_total.into());
         fields.insert("threshold".into(), alert.threshold.into());
         fields.insert("window_secs".into(), alert.window.as_secs_f64().into());
+        // Exact times, so `logwarden incidents` rebuilds the incident from any one of its records
+        // (the record's own timestamp is when it was written, a moment later).
+        fields.insert(
+            "first_error_at".into(),
+            super::rfc3339(alert.first_error_at).into(),
+        );
+        fields.insert("opened_at".into(), super::rfc3339(alert.opened_at).into());
         if alert.kind == AlertKind::Resolved {
+            if let Some(at) = alert.resolved_at {
+                fields.insert("resolved_at".into(), super::rfc3339(at).into());
+            }
             fields.insert(
                 "duration_secs".into(),
                 alert.duration().as_secs_f64().into(),

@@ -1,0 +1,7 @@
+//! The `logwarden` command: `watch`, `incidents` and `report` (see `logwarden --help`).
+//! Everything lives in the library (feature `cli`), so the command reuses the crate's own alert
+//! engine, notifiers and record reader.
+
+fn main() -> std::process::ExitCode {
+    logwarden::cli::main()
+}
