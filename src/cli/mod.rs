@@ -6,6 +6,7 @@
 
 mod incidents;
 mod report;
+mod scan;
 mod watch;
 
 use std::fmt;
