@@ -178,6 +178,11 @@ fn owned(entry: Entry<'_>) -> Entry<'static> {
     }
 }
 
+#[cfg(test)]
+pub(crate) fn tests_owned(entry: Entry<'_>) -> Entry<'static> {
+    owned(entry)
+}
+
 /// One open file: its reader, its next line, and where it is.
 struct Stream {
     input: usize,
