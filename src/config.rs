@@ -864,6 +864,81 @@ impl Builder {
         Ok(layout)
     }
 
+    /// The service name and where it came from (its errors, and those of the default file
+    /// name derived from it, name that origin).
+    fn take_service(&mut self) -> Result<(String, &'static str), Error> {
+        match self.service.take() {
+            Some(v) if v.value.trim().is_empty() => {
+                Err(Error::invalid(v.from, &v.value, "must not be empty"))
+            }
+            Some(v) => Ok((v.value, v.from)),
+            None => Ok((crate::host::executable_name().to_owned(), "LOGWARDEN_FILE")),
+        }
+    }
+
+    fn take_env(&mut self) -> String {
+        self.env.take().unwrap_or_else(|| "development".to_owned())
+    }
+
+    /// The alert rule, the notifier and the delivery options, validated. The one place both the
+    /// in-process layer ([`Builder::assemble`]) and `logwarden watch` get them from, so both read
+    /// the same variables and refuse the same values with the same messages (a webhook URL is
+    /// never shown beyond its scheme and host).
+    fn take_alerting(&mut self, service: String, env: String) -> Result<Alerting, Error> {
+        if self.alert_threshold.value == 0 {
+            return Err(Error::invalid(
+                self.alert_threshold.from,
+                "0",
+                "must be at least 1",
+            ));
+        }
+        if self.alert_window.value.is_zero() {
+            return Err(Error::invalid(
+                self.alert_window.from,
+                "0s",
+                "must be longer than zero",
+            ));
+        }
+        let notifier: Option<Box<dyn Notifier>> = match (self.notifier.take(), &self.webhook) {
+            (Some(n), _) => Some(n),
+            (None, Some((url, kind))) => {
+                let webhook = Webhook::parse(&url.value, self.allow_http)
+                    .map_err(|e| e.into_error(url.from))?;
+                Some(match kind {
+                    WebhookKind::Slack => Box::new(SlackNotifier::new(webhook)),
+                    WebhookKind::Json => Box::new(JsonNotifier::new(webhook)),
+                })
+            }
+            (None, None) => None,
+        };
+        Ok(Alerting {
+            settings: AlertSettings {
+                threshold: self.alert_threshold.value,
+                window: self.alert_window.value,
+                cooldown: self.alert_cooldown,
+                service,
+                env,
+                host: crate::host::host_name().to_owned(),
+                mention: self.mention.take(),
+            },
+            notifier,
+            delivery: std::mem::take(&mut self.delivery),
+        })
+    }
+
+    /// `logwarden watch`'s configuration: the alerting of [`Builder::build`] without the log
+    /// file. Every variable is read and checked as `init()` does (a malformed one is an error
+    /// naming it); `LOGWARDEN_ALERTS` is not consulted, since alerting is what `watch` is for.
+    #[cfg(feature = "cli")]
+    pub(crate) fn into_alerting(mut self) -> Result<Alerting, Error> {
+        if let Some(e) = self.env_error.take() {
+            return Err(e);
+        }
+        let (service, _) = self.take_service()?;
+        let env = self.take_env();
+        self.take_alerting(service, env)
+    }
+
     fn assemble(mut self, panic_hook: bool) -> Result<Assembled, Error> {
         if let Some(e) = self.env_error {
             return Err(e);
@@ -880,40 +955,9 @@ impl Builder {
             dispatch.clone(),
         );
         // The default file name derives from the service, so its errors name the service's origin.
-        let (service, service_from) = match self.service {
-            Some(v) if v.value.trim().is_empty() => {
-                return Err(Error::invalid(v.from, &v.value, "must not be empty"))
-            }
-            Some(v) => (v.value, v.from),
-            None => (crate::host::executable_name().to_owned(), "LOGWARDEN_FILE"),
-        };
-        let env = self.env.unwrap_or_else(|| "development".to_owned());
-        if self.alert_threshold.value == 0 {
-            return Err(Error::invalid(
-                self.alert_threshold.from,
-                "0",
-                "must be at least 1",
-            ));
-        }
-        if self.alert_window.value.is_zero() {
-            return Err(Error::invalid(
-                self.alert_window.from,
-                "0s",
-                "must be longer than zero",
-            ));
-        }
-        let notifier: Option<Box<dyn Notifier>> = match (self.notifier, &self.webhook) {
-            (Some(n), _) => Some(n),
-            (None, Some((url, kind))) => {
-                let webhook = Webhook::parse(&url.value, self.allow_http)
-                    .map_err(|e| e.into_error(url.from))?;
-                Some(match kind {
-                    WebhookKind::Slack => Box::new(SlackNotifier::new(webhook)),
-                    WebhookKind::Json => Box::new(JsonNotifier::new(webhook)),
-                })
-            }
-            (None, None) => None,
-        };
+        let (service, service_from) = self.take_service()?;
+        let env = self.take_env();
+        let alerting = self.take_alerting(service.clone(), env.clone())?;
         if self.max_bytes.value == Some(0) {
             return Err(Error::invalid(
                 self.max_bytes.from,
@@ -990,8 +1034,8 @@ impl Builder {
         let clock = self.clock.map_or(Clock::System, Clock::Manual);
         let counters = Arc::new(Counters::default());
         let layer = JsonLayer::new(())
-            .service(service.clone())
-            .env(env.clone())
+            .service(service)
+            .env(env)
             .clock(clock.clone())
             .redaction({
                 let r = self.redaction.keys(&self.env_redact_keys);
@@ -1077,21 +1121,13 @@ impl Builder {
             workers.push(stdout);
         }
         let (alert, delivery) = if self.alerts {
-            let engine = Arc::new(Mutex::new(Engine::new(AlertSettings {
-                threshold: self.alert_threshold.value,
-                window: self.alert_window.value,
-                cooldown: self.alert_cooldown,
-                service,
-                env,
-                host: crate::host::host_name().to_owned(),
-                mention: self.mention,
-            })));
+            let engine = Arc::new(Mutex::new(Engine::new(alerting.settings)));
             let (delivery, queue) = notify::spawn(
-                notifier,
+                alerting.notifier,
                 Arc::clone(&engine),
                 clock.clone(),
                 Some((records.clone(), notice)),
-                self.delivery,
+                alerting.delivery,
             )
             .map_err(|e| {
                 Error::io(
@@ -1259,6 +1295,14 @@ fn validate_file_name(v: &Val<String>) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+/// The alerting part of a configuration, validated: what the engine, the delivery thread and
+/// its notifier are built from.
+pub(crate) struct Alerting {
+    pub(crate) settings: AlertSettings,
+    pub(crate) notifier: Option<Box<dyn Notifier>>,
+    pub(crate) delivery: DeliveryOptions,
 }
 
 struct Assembled {

@@ -91,7 +91,9 @@ impl Engine {
         Engine {
             window: micros(settings.window),
             cooldown: micros(settings.cooldown),
-            ring: VecDeque::with_capacity(threshold),
+            // Grown as errors come: a threshold of a billion (`--threshold`, or the variable) must
+            // not reserve gigabytes up front, or abort the process when it cannot.
+            ring: VecDeque::with_capacity(threshold.min(1024)),
             ring_samples: HashMap::with_capacity(threshold.min(64)),
             incident: None,
             history: History::default(),

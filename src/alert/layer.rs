@@ -4,8 +4,7 @@ use std::cell::Cell;
 use std::collections::hash_map::DefaultHasher;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::Ordering;
-use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -17,14 +16,14 @@ use tracing_subscriber::registry::LookupSpan;
 
 use super::engine::{Engine, Sample};
 use crate::clock::Clock;
-use crate::diag::{on_quiet_thread, report};
+use crate::diag::on_quiet_thread;
 use crate::notify::{AlertCounters, Job};
 use crate::record::Policy;
 use crate::redact::redact_text;
 use crate::text::{floor_boundary, CappedString};
 
 /// How much of an error message an alert keeps.
-const MESSAGE_MAX: usize = 500;
+pub(crate) const MESSAGE_MAX: usize = 500;
 
 thread_local! {
     /// Set while this thread is inside the layer: an event raised from within (a `Debug` impl
@@ -153,7 +152,8 @@ impl Visit for SampleVisitor<'_> {
     }
 }
 
-fn cut(mut s: String, max: usize) -> String {
+/// `s` cut to at most `max` bytes on a character boundary, marked with `…` when cut.
+pub(crate) fn cut(mut s: String, max: usize) -> String {
     if s.len() > max {
         s.truncate(floor_boundary(&s, max));
         s.push('…');
@@ -214,19 +214,6 @@ where
                 context: context.map(|c| cut(c, MESSAGE_MAX)),
             }
         });
-        for alert in alerts {
-            // Never wait on the caller's thread: a full queue means the delivery thread is far
-            // behind (a hung webhook), and one more alert would not help.
-            match self.queue.try_send(Job::Alert(Box::new(alert))) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                    if self.counters.dropped.fetch_add(1, Ordering::Relaxed) == 0 {
-                        report(format_args!(
-                            "the alert queue is full; alerts are being dropped"
-                        ));
-                    }
-                }
-            }
-        }
+        crate::notify::enqueue(&self.queue, &self.counters, alerts);
     }
 }

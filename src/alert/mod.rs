@@ -11,4 +11,8 @@ pub use message::{Alert, AlertKind, ErrorGroup};
 #[cfg(feature = "cli")]
 pub(crate) use engine::Sample;
 pub(crate) use engine::{Engine, Settings};
+#[cfg(feature = "cli")]
+pub(crate) use layer::{cut, MESSAGE_MAX};
 pub(crate) use message::human_duration;
+#[cfg(feature = "cli")]
+pub(crate) use message::system_time;

@@ -8,7 +8,7 @@ mod worker;
 pub use slack::SlackNotifier;
 pub use webhook::Webhook;
 
-pub(crate) use worker::{spawn, AlertCounters, Delivery, DeliveryOptions, Job};
+pub(crate) use worker::{enqueue, spawn, AlertCounters, Delivery, DeliveryOptions, Job};
 
 use serde_json::json;
 

@@ -43,6 +43,9 @@ pub(crate) struct DeliveryOptions {
     pub(crate) backoff: Duration,
     pub(crate) max_backoff: Duration,
     pub(crate) queue: usize,
+    /// Also print each alert's headline on stdout as it is taken for delivery: `logwarden watch`
+    /// shows every decision, whether or not a webhook is configured.
+    pub(crate) echo: bool,
 }
 
 impl Default for DeliveryOptions {
@@ -54,6 +57,7 @@ impl Default for DeliveryOptions {
             backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(30),
             queue: 64,
+            echo: false,
         }
     }
 }
@@ -115,6 +119,25 @@ impl Delivery {
             }
         }
         exited
+    }
+}
+
+/// Hands alerts to the delivery thread without ever waiting: a full queue means the thread is
+/// far behind (a hung webhook), and one more alert would not help; the loss is counted and
+/// reported once.
+pub(crate) fn enqueue(
+    queue: &SyncSender<Job>,
+    counters: &AlertCounters,
+    alerts: impl IntoIterator<Item = Alert>,
+) {
+    for alert in alerts {
+        if queue.try_send(Job::Alert(Box::new(alert))).is_err()
+            && counters.dropped.fetch_add(1, Ordering::Relaxed) == 0
+        {
+            report(format_args!(
+                "the alert queue is full; alerts are being dropped"
+            ));
+        }
     }
 }
 
@@ -233,6 +256,10 @@ impl Worker {
 
     fn deliver(&mut self, alert: &Alert) {
         self.write_record(alert);
+        if self.options.echo {
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stdout().lock(), "{}", echo_line(alert));
+        }
         let Some(notifier) = &self.notifier else {
             report(format_args!("{}", terminal_text(alert)));
             return;
@@ -396,20 +423,22 @@ fn backoff(options: &DeliveryOptions, rng: &mut u64, attempt: u32) -> Duration {
     base.mul_f64(jitter)
 }
 
-/// The alert for a terminal: stderr when no webhook is configured. Control characters from log
-/// content are shown escaped, so a message cannot drive the terminal.
+/// Log content made safe for a terminal: control characters are shown escaped, so a message
+/// cannot drive the terminal.
+fn clean(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+/// The alert for a terminal: stderr when no webhook is configured.
 fn terminal_text(alert: &Alert) -> String {
-    let clean = |s: &str| -> String {
-        s.chars()
-            .flat_map(|c| {
-                if c.is_control() {
-                    c.escape_default().collect::<Vec<_>>()
-                } else {
-                    vec![c]
-                }
-            })
-            .collect()
-    };
     let mut out = format!("ALERT {}", clean(&super::slack::headline(alert)));
     for g in &alert.top_errors {
         out.push_str(&format!(
@@ -428,6 +457,18 @@ fn terminal_text(alert: &Alert) -> String {
     }
     if alert.kind != AlertKind::Resolved {
         out.push_str("\n  (no webhook configured: set SLACK_WEBHOOK_URL to post alerts to Slack)");
+    }
+    out
+}
+
+/// One line per decision, for stdout (see [`DeliveryOptions::echo`]): the headline, and for an
+/// open incident its most frequent error.
+fn echo_line(alert: &Alert) -> String {
+    let mut out = clean(&super::slack::headline(alert));
+    if alert.kind != AlertKind::Resolved {
+        if let Some(g) = alert.top_errors.first() {
+            out.push_str(&format!(" — top: {}× {}", g.count, clean(&g.message)));
+        }
     }
     out
 }
