@@ -15,10 +15,11 @@ use crate::read::history::{Options, Summary, Tally};
 pub(crate) fn alert_rule(rule: &Rule) -> Result<(usize, Duration), Failure> {
     let vars = std::env::vars_os()
         .filter(|(k, _)| k == "LOGWARDEN_ALERT_THRESHOLD" || k == "LOGWARDEN_ALERT_WINDOW");
-    let (threshold, window) = crate::Builder::default()
+    let alerting = crate::Builder::default()
         .from_vars(vars)
-        .alert_rule()
+        .into_alerting()
         .map_err(|e| Failure(e.to_string()))?;
+    let (threshold, window) = (alerting.settings.threshold, alerting.settings.window);
     Ok((
         rule.threshold.unwrap_or(threshold),
         rule.window.unwrap_or(window),

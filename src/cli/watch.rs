@@ -189,7 +189,7 @@ fn configure(args: &WatchArgs, path: &Path) -> Result<Alerting, Failure> {
         .unwrap_or_else(|| "logwarden".to_owned());
     let mut builder = crate::builder().service(stem).from_env();
     if let Some(n) = args.rule.threshold {
-        builder = builder.alert_threshold(usize::try_from(n).unwrap_or(usize::MAX));
+        builder = builder.alert_threshold(n);
     }
     if let Some(window) = args.rule.window {
         builder = builder.alert_window(window);
