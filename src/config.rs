@@ -549,6 +549,16 @@ impl Builder {
         self
     }
 
+    /// The alert threshold and window `init()` would use: for the command's `incidents` and
+    /// `report`, which read `LOGWARDEN_ALERT_*` exactly as the library does.
+    #[cfg(feature = "cli")]
+    pub(crate) fn alert_rule(self) -> Result<(usize, Duration), Error> {
+        match self.env_error {
+            Some(e) => Err(e),
+            None => Ok((self.alert_threshold.value, self.alert_window.value)),
+        }
+    }
+
     /// Applies the process environment (see the table on [`Builder`]).
     pub fn from_env(self) -> Self {
         self.from_vars(std::env::vars_os())

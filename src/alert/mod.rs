@@ -8,5 +8,7 @@ mod message;
 pub use layer::AlertLayer;
 pub use message::{Alert, AlertKind, ErrorGroup};
 
+#[cfg(feature = "cli")]
+pub(crate) use engine::Sample;
 pub(crate) use engine::{Engine, Settings};
 pub(crate) use message::human_duration;

@@ -1,8 +1,232 @@
-//! `logwarden incidents`.
+//! `logwarden incidents`: the incident table and MTTR, or one JSON object with `--json`.
 
-use super::{Failure, IncidentsArgs};
+use std::io::{IsTerminal as _, Write as _};
+
+use serde_json::json;
+
+use super::scan::{bytes, summarize};
+use super::{rfc3339, Failure, IncidentsArgs};
+use crate::alert::human_duration;
+use crate::read::history::{Source, Summary};
 
 pub(crate) fn run(args: IncidentsArgs) -> Result<(), Failure> {
-    let _ = args;
-    Err(Failure("`incidents` is not written yet".into()))
+    let summary = summarize(&args.scope)?;
+    let text = if args.json {
+        let mut text = serde_json::to_string_pretty(&as_json(&summary)).expect("plain JSON");
+        text.push('\n');
+        text
+    } else {
+        let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        table(&summary, colour)
+    };
+    // A closed stdout (`| head`) is not an error worth a message.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    Ok(())
+}
+
+fn seconds(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e6
+}
+
+/// The `--json` object: `incidents` (oldest first), `count` (all of them), `total_s` and
+/// `mttr_s` (resolved incidents only), and what an open incident means.
+pub(crate) fn as_json(summary: &Summary) -> serde_json::Value {
+    let incidents: Vec<_> = summary
+        .incidents
+        .iter()
+        .map(|i| {
+            json!({
+                "opened_at": rfc3339(i.opened_at),
+                "resolved_at": i.resolved_at.map(rfc3339),
+                "duration_s": i.duration().map(seconds),
+                "errors": i.errors,
+                "top_message": i.top_message,
+                "first_error_at": rfc3339(i.first_error_at),
+                "first_alert_at": rfc3339(i.first_alert_at),
+                "service": i.service,
+            })
+        })
+        .collect();
+    let (source, rule) = match summary.source {
+        Source::Records => ("alert records", serde_json::Value::Null),
+        Source::Derived { threshold, window } => (
+            "derived from ERROR times",
+            json!({"threshold": threshold, "window_s": window.as_secs_f64()}),
+        ),
+    };
+    json!({
+        "incidents": incidents,
+        "count": summary.incidents.len(),
+        "resolved": summary.incidents.len() - summary.still_open(),
+        "open": summary.still_open(),
+        "total_s": seconds(summary.total()),
+        "mttr_s": summary.mttr().map(seconds),
+        "longest_s": summary.longest().and_then(|i| i.duration()).map(seconds),
+        "errors": summary.errors,
+        "errors_per_hour": summary.errors_per_hour(),
+        "source": source,
+        "rule": rule,
+        "lines": summary.lines,
+        "skipped": summary.skipped,
+        "note": "an incident still open at the end of the input has resolved_at null and is \
+                 left out of total_s and mttr_s",
+    })
+}
+
+/// Log text for a terminal: control characters shown escaped, cut to `max` characters.
+fn shown(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (n, c) in text.chars().enumerate() {
+        if n == max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `2026-11-25 22:00:59`: the table's times (UTC, said in the header).
+fn clock(micros: i64) -> String {
+    rfc3339(micros)[..19].replace('T', " ")
+}
+
+fn table(summary: &Summary, colour: bool) -> String {
+    let paint = |code: &str, text: &str| {
+        if colour {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    };
+    let services: std::collections::BTreeSet<_> = summary
+        .incidents
+        .iter()
+        .filter_map(|i| i.service.as_deref())
+        .collect();
+    let with_service = services.len() > 1;
+    let mut rows = vec![{
+        let mut head = vec![
+            "#",
+            "opened (UTC)",
+            "first alert",
+            "resolved",
+            "duration",
+            "errors",
+        ];
+        if with_service {
+            head.push("service");
+        }
+        head.push("top message");
+        head.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    }];
+    for (n, i) in summary.incidents.iter().enumerate() {
+        let mut row = vec![
+            (n + 1).to_string(),
+            clock(i.opened_at),
+            clock(i.first_alert_at),
+            i.resolved_at.map_or_else(|| "open".to_owned(), clock),
+            i.duration().map_or_else(|| "-".to_owned(), human_duration),
+            i.errors.to_string(),
+        ];
+        if with_service {
+            row.push(shown(i.service.as_deref().unwrap_or(""), 20));
+        }
+        row.push(shown(&i.top_message, 60));
+        rows.push(row);
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    if !summary.incidents.is_empty() {
+        for (r, row) in rows.iter().enumerate() {
+            let last = row.len() - 1;
+            let mut line = String::new();
+            for (c, cell) in row.iter().enumerate() {
+                if c == last {
+                    line.push_str(cell);
+                } else {
+                    let pad = widths[c] - cell.chars().count();
+                    // Numbers right-aligned, text left-aligned.
+                    if c == 0 || c == 5 {
+                        line.push_str(&" ".repeat(pad));
+                        line.push_str(cell);
+                    } else {
+                        line.push_str(cell);
+                        line.push_str(&" ".repeat(pad));
+                    }
+                    line.push_str("  ");
+                }
+            }
+            let line = line.trim_end().to_owned();
+            out.push_str(&match r {
+                0 => paint("1", &line),
+                _ if row[3] == "open" => paint("31", &line),
+                _ => line,
+            });
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    let open = summary.still_open();
+    out.push_str(&format!(
+        "{} incident{}",
+        summary.incidents.len(),
+        if summary.incidents.len() == 1 {
+            ""
+        } else {
+            "s"
+        }
+    ));
+    if open > 0 {
+        out.push_str(&format!(
+            " ({open} still open, left out of the total and MTTR)"
+        ));
+    }
+    out.push_str(&match summary.source {
+        Source::Records => ", from the alert records".to_owned(),
+        Source::Derived { threshold, window } => format!(
+            ", derived: {threshold} ERRORs within {}",
+            human_duration(window)
+        ),
+    });
+    out.push('\n');
+    let mttr = summary
+        .mttr()
+        .map_or_else(|| "-".to_owned(), human_duration);
+    out.push_str(&format!(
+        "time in incident: {}   MTTR: {}",
+        human_duration(summary.total()),
+        paint("1", &mttr)
+    ));
+    if let Some(longest) = summary.longest() {
+        let n = summary
+            .incidents
+            .iter()
+            .position(|i| std::ptr::eq(i, longest))
+            .map_or(0, |p| p + 1);
+        out.push_str(&format!(
+            "   longest: {} (#{n})",
+            longest.duration().map_or_else(String::new, human_duration)
+        ));
+    }
+    out.push('\n');
+    out.push_str(&format!("errors: {}", summary.errors));
+    if let Some(rate) = summary.errors_per_hour() {
+        out.push_str(&format!(" ({rate:.1} per hour)"));
+    }
+    out.push_str(&format!(
+        "   lines: {} ({} skipped)   read: {} in {} file{}\n",
+        summary.lines,
+        summary.skipped,
+        bytes(summary.bytes as f64),
+        summary.files.len(),
+        if summary.files.len() == 1 { "" } else { "s" }
+    ));
+    out
 }

@@ -42,8 +42,8 @@ enum Command {
 #[derive(Debug, Clone, Args)]
 pub(crate) struct Rule {
     /// ERROR lines within the window that open an incident [env: LOGWARDEN_ALERT_THRESHOLD]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub(crate) threshold: Option<u64>,
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    pub(crate) threshold: Option<usize>,
     /// The sliding window, such as 60s or 5m [env: LOGWARDEN_ALERT_WINDOW]
     #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
     pub(crate) window: Option<Duration>,
@@ -144,6 +144,15 @@ pub fn main() -> ExitCode {
     }
 }
 
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "expected a number of ERROR lines, at least 1, not `{s}`"
+        )),
+    }
+}
+
 fn duration(s: &str) -> Result<Duration, String> {
     crate::parse::duration(s)
         .ok_or_else(|| format!("expected a duration such as 30s, 5m or 1h, not `{s}`"))
@@ -177,4 +186,11 @@ fn moment(s: &str) -> Result<i64, String> {
     Err(format!(
         "expected an RFC 3339 time (2026-11-25T10:00:00Z), a date (2026-11-25) or an age (2h, 7d), not `{s}`"
     ))
+}
+
+/// `2026-11-25T22:00:59.123456Z`.
+pub(crate) fn rfc3339(micros: i64) -> String {
+    let mut out = Vec::with_capacity(27);
+    crate::timestamp::push_rfc3339(&mut out, micros);
+    String::from_utf8_lossy(&out).into_owned()
 }

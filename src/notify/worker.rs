@@ -354,6 +354,10 @@ impl Worker {
             super::rfc3339(alert.first_error_at).into(),
         );
         fields.insert("opened_at".into(), super::rfc3339(alert.opened_at).into());
+        fields.insert(
+            "last_error_at".into(),
+            super::rfc3339(alert.last_error_at).into(),
+        );
         if alert.kind == AlertKind::Resolved {
             if let Some(at) = alert.resolved_at {
                 fields.insert("resolved_at".into(), super::rfc3339(at).into());

@@ -1,2 +1,461 @@
 //! The files of a log directory in time order, opened as streams of lines (`.gz` decompressed on
 //! the fly), merged by time when several services' logs sit side by side.
+//!
+//! Nothing is loaded whole: each file is read through a buffer, and only the files whose time
+//! has come are open at once. Files are ordered by the time of their first line, not by name:
+//! this crate's rotated names sort by time, but Python's `app.log.1`, `app.log.2` count
+//! backwards, and a directory may hold several services' logs whose lines interleave.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::line::{self, Entry};
+
+/// One file to read.
+#[derive(Debug, Clone)]
+pub(crate) struct Input {
+    pub(crate) path: PathBuf,
+    /// Its size on disk (compressed for `.gz`), for progress.
+    pub(crate) len: u64,
+    /// The name the lines of this file go under when they do not say their `service`:
+    /// the file name up to `.log` (`orders.log.20261125T…Z.gz` → `orders`).
+    pub(crate) family: String,
+}
+
+/// Whether a directory entry looks like a JSON-lines log: `*.log*`, `*.json`, `*.jsonl`,
+/// `*.ndjson`, compressed or not. Hidden files (a rotation's staged `.orders.log.next`) are not.
+fn looks_like_a_log(name: &str) -> bool {
+    let name = name.strip_suffix(".gz").unwrap_or(name);
+    !name.starts_with('.')
+        && (name.contains(".log")
+            || [".json", ".jsonl", ".ndjson"]
+                .iter()
+                .any(|ext| name.ends_with(ext)))
+}
+
+fn family(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match name.find(".log") {
+        Some(i) if i > 0 => name[..i].to_owned(),
+        _ => name.split('.').next().unwrap_or_default().to_owned(),
+    }
+}
+
+/// The files named by `paths`: files as given, directories by their log-looking entries (not
+/// recursively). Errors name the path: a path that does not exist or cannot be read, or
+/// nothing to read at all.
+pub(crate) fn discover(paths: &[PathBuf]) -> Result<Vec<Input>, String> {
+    let mut found = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path)
+            .map_err(|e| format!("cannot read {}: {}", path.display(), plain(&e)))?;
+        if meta.is_dir() {
+            let entries = std::fs::read_dir(path)
+                .map_err(|e| format!("cannot list {}: {}", path.display(), plain(&e)))?;
+            let before = found.len();
+            for entry in entries {
+                let entry =
+                    entry.map_err(|e| format!("cannot list {}: {}", path.display(), plain(&e)))?;
+                let name = entry.file_name();
+                let Some(name) = name.to_str() else { continue };
+                if !looks_like_a_log(name) {
+                    continue;
+                }
+                let file = entry.path();
+                // Following symlinks: a `current.log` link to the active file is a log too.
+                match std::fs::metadata(&file) {
+                    Ok(m) if m.is_file() => found.push((file, m.len())),
+                    _ => continue,
+                }
+            }
+            if found.len() == before {
+                return Err(format!(
+                    "no log files in {} (looked for *.log*, *.json, *.jsonl, *.ndjson, and .gz of them)",
+                    path.display()
+                ));
+            }
+        } else {
+            found.push((path.clone(), meta.len()));
+        }
+    }
+    // The same file named twice (a directory and one of its files) is read once.
+    let mut seen = std::collections::HashSet::new();
+    found.retain(|(p, _)| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())));
+    found.sort();
+    Ok(found
+        .into_iter()
+        .map(|(path, len)| Input {
+            family: family(&path),
+            path,
+            len,
+        })
+        .collect())
+}
+
+/// `io::Error`'s text without the "(os error 2)" tail.
+fn plain(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
+/// Counts the bytes taken from the file (compressed bytes for `.gz`): the progress.
+struct Counted<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+const BUFFER: usize = 256 * 1024;
+
+/// Opens a file for reading lines, decompressing it if it starts with the gzip magic (whatever
+/// its name says).
+fn open(path: &Path, read: Arc<AtomicU64>) -> io::Result<Box<dyn BufRead>> {
+    let mut file = BufReader::with_capacity(
+        BUFFER,
+        Counted {
+            inner: File::open(path)?,
+            read,
+        },
+    );
+    let gz = file.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+    Ok(if gz {
+        Box::new(BufReader::with_capacity(
+            BUFFER,
+            flate2::bufread::MultiGzDecoder::new(file),
+        ))
+    } else {
+        Box::new(file)
+    })
+}
+
+/// What a line is, owned and small: the merge holds one per open file.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Line {
+    /// The line's own time, or the last one before it in the same file.
+    pub(crate) at: Option<i64>,
+    /// Whether the time is the line's own.
+    pub(crate) timed: bool,
+    /// `None`: not a JSON object (a torn line, plain text).
+    pub(crate) entry: Option<Entry<'static>>,
+    /// Bytes, newline included.
+    pub(crate) bytes: u64,
+}
+
+/// Keeps only what the tally needs of an entry: strings of ordinary lines are dropped (no
+/// allocation per line), those of errors and alert records kept.
+fn owned(entry: Entry<'_>) -> Entry<'static> {
+    let keep = entry.is_error() || entry.alert.is_some();
+    // `is_own` must survive: the crate's own lines keep their (short) target.
+    let keep_target = keep || entry.is_own();
+    let own =
+        |s: Option<std::borrow::Cow<'_, str>>| s.map(|s| std::borrow::Cow::Owned(s.into_owned()));
+    Entry {
+        at: entry.at,
+        severity: entry.severity,
+        message: if keep { own(entry.message) } else { None },
+        target: if keep_target { own(entry.target) } else { None },
+        trace_id: if keep { own(entry.trace_id) } else { None },
+        service: if keep { own(entry.service) } else { None },
+        alert: entry.alert,
+    }
+}
+
+/// One open file: its reader, its next line, and where it is.
+struct Stream {
+    input: usize,
+    reader: Box<dyn BufRead>,
+    buf: Vec<u8>,
+    line_no: u64,
+    last_at: Option<i64>,
+    next: Option<Line>,
+}
+
+impl Stream {
+    /// Reads the next line into `next` (`None` at the end of the file).
+    fn advance(&mut self) -> io::Result<()> {
+        self.buf.clear();
+        let n = self.reader.read_until(b'\n', &mut self.buf)?;
+        if n == 0 {
+            self.next = None;
+            return Ok(());
+        }
+        self.line_no += 1;
+        let text = self.buf.strip_suffix(b"\n").unwrap_or(&self.buf);
+        let entry = line::parse(text).map(owned);
+        let own_at = entry.as_ref().and_then(|e| e.at);
+        if own_at.is_some() {
+            self.last_at = own_at;
+        }
+        self.next = Some(Line {
+            at: own_at.or(self.last_at),
+            timed: own_at.is_some(),
+            entry,
+            bytes: n as u64,
+        });
+        Ok(())
+    }
+
+    /// The merge's order: time, then the input's place (so equal times keep file order).
+    fn key(&self) -> (i64, usize) {
+        (
+            self.next.as_ref().and_then(|l| l.at).unwrap_or(i64::MIN),
+            self.input,
+        )
+    }
+}
+
+/// A problem reading one file: reported, and the file's remaining lines are lost; the rest
+/// of the input is still read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Trouble {
+    pub(crate) message: String,
+}
+
+/// Every line of `inputs`, in time order, to `each(input index, line)`. Returns the problems
+/// met (a file that vanished or a corrupt `.gz`: its remaining lines are lost, the others are
+/// read). `read` counts the bytes taken from disk, for a progress display.
+pub(crate) fn for_each_line(
+    inputs: &[Input],
+    read: &Arc<AtomicU64>,
+    mut each: impl FnMut(usize, &Line),
+) -> Vec<Trouble> {
+    let mut troubles = Vec::new();
+    let trouble = |troubles: &mut Vec<Trouble>, input: &Input, line: u64, e: &io::Error| {
+        troubles.push(Trouble {
+            message: if line == 0 {
+                format!("cannot read {}: {}", input.path.display(), plain(e))
+            } else {
+                format!(
+                    "cannot read {} after line {line}: {}",
+                    input.path.display(),
+                    plain(e)
+                )
+            },
+        });
+    };
+    // The files in the order of their first timed line (untimed files first, by name).
+    let mut pending: Vec<(i64, usize)> = Vec::with_capacity(inputs.len());
+    for (i, input) in inputs.iter().enumerate() {
+        match first_time(&input.path) {
+            Ok(t) => pending.push((t.unwrap_or(i64::MIN), i)),
+            Err(e) => trouble(&mut troubles, input, 0, &e),
+        }
+    }
+    pending.sort();
+    pending.reverse(); // popped from the end: the earliest first
+    let mut streams: Vec<Stream> = Vec::new();
+    let mut heap: BinaryHeap<Reverse<((i64, usize), usize)>> = BinaryHeap::new();
+    loop {
+        // Open the next file once the merge has reached its first time (or has nothing else).
+        while let Some(&(start, i)) = pending.last() {
+            let now = heap.peek().map(|Reverse((key, _))| key.0);
+            if now.is_some_and(|now| now < start) {
+                break;
+            }
+            pending.pop();
+            let opened = open(&inputs[i].path, Arc::clone(read)).and_then(|reader| {
+                let mut s = Stream {
+                    input: i,
+                    reader,
+                    buf: Vec::with_capacity(1024),
+                    line_no: 0,
+                    last_at: None,
+                    next: None,
+                };
+                s.advance().map(|()| s)
+            });
+            match opened {
+                Ok(s) if s.next.is_some() => {
+                    heap.push(Reverse((s.key(), streams.len())));
+                    streams.push(s);
+                }
+                Ok(_) => {}
+                Err(e) => trouble(&mut troubles, &inputs[i], 0, &e),
+            }
+        }
+        let Some(Reverse((_, slot))) = heap.pop() else {
+            break;
+        };
+        let stream = &mut streams[slot];
+        if let Some(line) = &stream.next {
+            each(stream.input, line);
+        }
+        match stream.advance() {
+            Ok(()) if stream.next.is_some() => heap.push(Reverse((stream.key(), slot))),
+            Ok(()) => stream.reader = Box::new(io::empty()),
+            Err(e) => {
+                trouble(&mut troubles, &inputs[stream.input], stream.line_no, &e);
+                stream.reader = Box::new(io::empty());
+            }
+        }
+    }
+    troubles
+}
+
+/// The time of a file's first timed line (within its first 1 000 lines), to order the files.
+fn first_time(path: &Path) -> io::Result<Option<i64>> {
+    let mut reader = open(path, Arc::default())?;
+    let mut buf = Vec::new();
+    for _ in 0..1000 {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf)? == 0 {
+            break;
+        }
+        if let Some(at) = line::parse(&buf).and_then(|e| e.at) {
+            return Ok(Some(at));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn line(at_s: i64, level: &str, message: &str) -> String {
+        let mut t = Vec::new();
+        crate::timestamp::push_rfc3339(&mut t, at_s * 1_000_000);
+        format!(
+            "{{\"timestamp\":\"{}\",\"level\":\"{level}\",\"message\":\"{message}\",\"target\":\"app\"}}\n",
+            String::from_utf8(t).unwrap()
+        )
+    }
+
+    fn write(path: &Path, text: &str) {
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn write_gz(path: &Path, text: &str) {
+        let mut gz =
+            flate2::write::GzEncoder::new(File::create(path).unwrap(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).unwrap();
+        gz.finish().unwrap();
+    }
+
+    fn read_all(dir: &Path) -> (Vec<(String, Option<i64>)>, Vec<Trouble>) {
+        let inputs = discover(&[dir.to_path_buf()]).unwrap();
+        let mut out = Vec::new();
+        let troubles = for_each_line(&inputs, &Arc::default(), |i, l| {
+            let name = inputs[i]
+                .path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            out.push((name, l.at.map(|t| t / 1_000_000)));
+        });
+        (out, troubles)
+    }
+
+    #[test]
+    fn rotated_files_gz_and_python_names_come_in_time_order() {
+        let dir = tempfile::tempdir().unwrap();
+        // Python's RotatingFileHandler: .2 is older than .1, older than the active file.
+        write(
+            &dir.path().join("app.log"),
+            &(line(300, "INFO", "c") + &line(301, "INFO", "c")),
+        );
+        write(&dir.path().join("app.log.1"), &line(200, "INFO", "b"));
+        write_gz(&dir.path().join("app.log.2.gz"), &line(100, "ERROR", "a"));
+        // Not logs: hidden (a staged rotation), other extensions.
+        write(&dir.path().join(".app.log.next"), &line(1, "INFO", "x"));
+        write(&dir.path().join("notes.txt"), "hello\n");
+        let (lines, troubles) = read_all(dir.path());
+        assert!(troubles.is_empty(), "{troubles:?}");
+        let names: Vec<_> = lines
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.unwrap()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("app.log.2.gz", 100),
+                ("app.log.1", 200),
+                ("app.log", 300),
+                ("app.log", 301)
+            ]
+        );
+    }
+
+    #[test]
+    fn two_services_interleave_by_time() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            &dir.path().join("a.log"),
+            &(line(1, "INFO", "a") + &line(3, "INFO", "a") + &line(5, "INFO", "a")),
+        );
+        write(
+            &dir.path().join("b.log"),
+            &(line(2, "INFO", "b") + "not json\n" + &line(4, "INFO", "b")),
+        );
+        let (lines, _) = read_all(dir.path());
+        let order: Vec<_> = lines.iter().map(|(n, t)| (&n[..1], t.unwrap())).collect();
+        // The untimed line keeps its file's previous time.
+        assert_eq!(
+            order,
+            [("a", 1), ("b", 2), ("b", 2), ("a", 3), ("b", 4), ("a", 5)]
+        );
+        assert_eq!(
+            family(Path::new("orders.log.20261125T220059.123456Z.gz")),
+            "orders"
+        );
+        assert_eq!(family(Path::new("events.jsonl")), "events");
+    }
+
+    #[test]
+    fn a_corrupt_gz_is_reported_with_its_name_and_the_rest_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir.path().join("app.log"), &line(300, "INFO", "ok"));
+        let mut gz = Vec::new();
+        {
+            let mut enc = flate2::write::GzEncoder::new(&mut gz, flate2::Compression::fast());
+            for i in 0..2000 {
+                enc.write_all(line(100 + i / 100, "INFO", "older").as_bytes())
+                    .unwrap();
+            }
+            enc.finish().unwrap();
+        }
+        gz.truncate(gz.len() / 2);
+        std::fs::write(dir.path().join("app.log.1.gz"), &gz).unwrap();
+        let (lines, troubles) = read_all(dir.path());
+        assert_eq!(troubles.len(), 1, "{troubles:?}");
+        assert!(
+            troubles[0].message.contains("app.log.1.gz after line"),
+            "{troubles:?}"
+        );
+        assert!(lines.len() > 1 && lines.len() < 2001);
+        assert_eq!(lines.last().unwrap().0, "app.log");
+    }
+
+    #[test]
+    fn bad_paths_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope");
+        let e = discover(std::slice::from_ref(&missing)).unwrap_err();
+        assert!(
+            e.contains(&missing.display().to_string()) && e.contains("No such file"),
+            "{e}"
+        );
+        let e = discover(&[dir.path().to_path_buf()]).unwrap_err();
+        assert!(e.starts_with("no log files in"), "{e}");
+    }
+}

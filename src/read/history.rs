@@ -2,11 +2,14 @@
 //! derived from ERROR times by the same engine the layer runs), events per minute by severity,
 //! the most frequent error messages, and MTTR.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::line::Severity;
+use super::files::Line;
+use super::line::{AlertMark, AlertRecord, Entry, Severity};
+use crate::alert::{Alert, AlertKind, Engine, Sample, Settings};
 
 /// Where the incidents came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,5 +97,374 @@ impl Summary {
     pub(crate) fn errors_per_hour(&self) -> Option<f64> {
         let span = self.last_at? - self.first_at?;
         (span > 0).then(|| self.errors as f64 / (span as f64 / 3.6e9))
+    }
+}
+
+/// The alert rule incidents are derived with, and the filter on time.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub(crate) threshold: usize,
+    pub(crate) window: Duration,
+    /// Derive even where alert records exist.
+    pub(crate) derive: bool,
+    pub(crate) since: Option<i64>,
+    pub(crate) until: Option<i64>,
+}
+
+/// An incident being rebuilt from alert records, keyed by the process that wrote them.
+type RecordKey = (Option<String>, Option<u64>, u64);
+
+/// One service's replay of the threshold engine.
+struct Replay {
+    engine: Engine,
+    /// Index in `derived` of its open incident.
+    open: Option<usize>,
+}
+
+/// Adds lines up, one at a time, into a [`Summary`].
+pub(crate) struct Tally {
+    options: Options,
+    per_minute: BTreeMap<i64, [u64; Severity::ALL.len()]>,
+    top: TopCounts,
+    replays: HashMap<String, Replay>,
+    derived: Vec<Incident>,
+    recorded: HashMap<RecordKey, Incident>,
+    /// Recorded incidents with no `resolved` record yet: their service, and the newest error
+    /// their last record counted.
+    unresolved: HashMap<RecordKey, (Option<String>, i64)>,
+    /// The time of every application ERROR line, by service: an incident still open at the end
+    /// adds those after its last record to the record's count (8 bytes an error).
+    error_times: HashMap<String, Vec<i64>>,
+    first_at: Option<i64>,
+    last_at: Option<i64>,
+    lines: u64,
+    skipped: u64,
+    errors: u64,
+    bytes: u64,
+}
+
+const MINUTE: i64 = 60_000_000;
+
+fn group_key(target: &str, message: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (target, message).hash(&mut h);
+    h.finish()
+}
+
+impl Tally {
+    pub(crate) fn new(options: Options) -> Self {
+        Tally {
+            options,
+            per_minute: BTreeMap::new(),
+            top: TopCounts::new(TOP_TRACKED),
+            replays: HashMap::new(),
+            derived: Vec::new(),
+            recorded: HashMap::new(),
+            unresolved: HashMap::new(),
+            error_times: HashMap::new(),
+            first_at: None,
+            last_at: None,
+            lines: 0,
+            skipped: 0,
+            errors: 0,
+            bytes: 0,
+        }
+    }
+
+    fn in_range(&self, at: i64) -> bool {
+        self.options.since.is_none_or(|s| at >= s) && self.options.until.is_none_or(|u| at < u)
+    }
+
+    /// One line; `family` names the service of lines that do not say theirs.
+    pub(crate) fn add(&mut self, line: &Line, family: &str) {
+        let in_range = line.at.is_none_or(|at| self.in_range(at));
+        if in_range {
+            self.lines += 1;
+            self.bytes += line.bytes;
+        }
+        let Some(entry) = &line.entry else {
+            if in_range {
+                self.skipped += 1;
+            }
+            return;
+        };
+        let Some(at) = line.at else {
+            // Nowhere on the time axis: counted, not charted, not alerted on.
+            if in_range {
+                self.skipped += 1;
+            }
+            return;
+        };
+        if let Some(record) = &entry.alert {
+            self.record(at, record, entry.service.as_deref());
+        }
+        // Time passes for every service: an incident ends when its window goes quiet, whoever
+        // wrote the line that shows it.
+        self.tick(at);
+        if entry.is_error() {
+            let service = entry.service.as_deref().unwrap_or(family);
+            self.observe(at, service, entry);
+            match self.error_times.get_mut(service) {
+                Some(times) => times.push(at),
+                None => {
+                    self.error_times.insert(service.to_owned(), vec![at]);
+                }
+            }
+        }
+        if !in_range {
+            return;
+        }
+        self.first_at = Some(self.first_at.map_or(at, |f| f.min(at)));
+        self.last_at = Some(self.last_at.map_or(at, |l| l.max(at)));
+        let counts = self
+            .per_minute
+            .entry(at.div_euclid(MINUTE) * MINUTE)
+            .or_default();
+        counts[entry.severity().index()] += 1;
+        if entry.is_error() {
+            self.errors += 1;
+            self.top.add(entry.message.as_deref().unwrap_or(""));
+        }
+    }
+
+    fn tick(&mut self, at: i64) {
+        for replay in self.replays.values_mut() {
+            if !replay.engine.is_open() {
+                continue;
+            }
+            if let Some(resolved) = replay.engine.tick(at) {
+                if let Some(i) = replay.open.take() {
+                    close(&mut self.derived[i], &resolved);
+                }
+            }
+        }
+    }
+
+    fn observe(&mut self, at: i64, service: &str, entry: &Entry<'_>) {
+        let options = &self.options;
+        let replay = self
+            .replays
+            .entry(service.to_owned())
+            .or_insert_with(|| Replay {
+                engine: Engine::new(Settings {
+                    threshold: options.threshold,
+                    window: options.window,
+                    // Reminders change nothing here.
+                    cooldown: Duration::MAX,
+                    service: service.to_owned(),
+                    env: String::new(),
+                    host: String::new(),
+                    mention: None,
+                }),
+                open: None,
+            });
+        let message = entry.message.as_deref().unwrap_or("");
+        let target = entry.target.as_deref().unwrap_or("");
+        let alerts = replay
+            .engine
+            .observe(at, group_key(target, message), || Sample {
+                message: message.to_owned(),
+                target: target.to_owned(),
+                ..Sample::default()
+            });
+        let mut counted = false;
+        for alert in alerts {
+            match alert.kind {
+                AlertKind::Resolved => {
+                    if let Some(i) = replay.open.take() {
+                        close(&mut self.derived[i], &alert);
+                    }
+                }
+                AlertKind::Opened => {
+                    counted = true;
+                    replay.open = Some(self.derived.len());
+                    self.derived.push(Incident {
+                        service: Some(service.to_owned()),
+                        first_error_at: micros(alert.first_error_at),
+                        opened_at: micros(alert.opened_at),
+                        first_alert_at: micros(alert.opened_at),
+                        resolved_at: None,
+                        errors: alert.errors_total,
+                        top_message: top_message(&alert),
+                    });
+                }
+                _ => {}
+            }
+        }
+        if let (false, Some(i)) = (counted, replay.open) {
+            self.derived[i].errors += 1;
+        }
+    }
+
+    fn record(&mut self, at: i64, record: &AlertRecord, service: Option<&str>) {
+        let Some(mark) = record.mark else { return };
+        let key = (
+            record.host.clone(),
+            record.pid,
+            record.incident.unwrap_or(0),
+        );
+        let incident = self.recorded.entry(key.clone()).or_insert_with(|| {
+            let opened_at = record.opened_at.unwrap_or(at);
+            Incident {
+                service: service.map(str::to_owned),
+                first_error_at: record.first_error_at.unwrap_or(opened_at),
+                opened_at,
+                first_alert_at: at,
+                resolved_at: None,
+                errors: 0,
+                top_message: String::new(),
+            }
+        });
+        if mark == AlertMark::Opened {
+            incident.first_alert_at = at;
+        }
+        if let Some(total) = record.errors_total {
+            incident.errors = incident.errors.max(total);
+        }
+        if let Some(top) = &record.top_error {
+            // The latest record's view: the resolved one describes the whole incident.
+            incident.top_message.clone_from(top);
+        }
+        if mark == AlertMark::Resolved {
+            self.unresolved.remove(&key);
+        } else {
+            let counted_until = record.last_error_at.or(record.opened_at).unwrap_or(at);
+            self.unresolved
+                .insert(key.clone(), (service.map(str::to_owned), counted_until));
+        }
+        let incident = self.recorded.get_mut(&key).expect("inserted above");
+        if mark == AlertMark::Resolved {
+            let resolved_at = record.resolved_at.unwrap_or(at);
+            incident.resolved_at = Some(resolved_at);
+            if record.opened_at.is_none() {
+                // Older records: only the duration tells when it opened.
+                if let Some(d) = record.duration_secs {
+                    incident.opened_at = resolved_at - (d * 1e6) as i64;
+                }
+            }
+        }
+    }
+
+    pub(crate) fn finish(mut self, files: Vec<PathBuf>) -> Summary {
+        // An incident still open: its last record's count, and the errors that came after it.
+        for times in self.error_times.values_mut() {
+            times.sort_unstable();
+        }
+        for (key, (service, counted_until)) in &self.unresolved {
+            let after =
+                |times: &Vec<i64>| times.len() - times.partition_point(|t| t <= counted_until);
+            let since: usize = match service {
+                Some(s) => self.error_times.get(s).map_or(0, after),
+                None => self.error_times.values().map(after).sum(),
+            };
+            if let Some(incident) = self.recorded.get_mut(key) {
+                incident.errors += since as u64;
+            }
+        }
+        let use_records = !self.options.derive && !self.recorded.is_empty();
+        let (mut incidents, source) = if use_records {
+            (
+                self.recorded.into_values().collect::<Vec<_>>(),
+                Source::Records,
+            )
+        } else {
+            (
+                self.derived,
+                Source::Derived {
+                    threshold: self.options.threshold,
+                    window: self.options.window,
+                },
+            )
+        };
+        let (since, until) = (self.options.since, self.options.until);
+        // An incident belongs to the range it opened in.
+        incidents.retain(|i| {
+            since.is_none_or(|s| i.opened_at >= s) && until.is_none_or(|u| i.opened_at < u)
+        });
+        incidents.sort_by(|a, b| (a.opened_at, &a.service).cmp(&(b.opened_at, &b.service)));
+        Summary {
+            incidents,
+            source,
+            per_minute: self.per_minute,
+            top_errors: self.top.top(TOP_SHOWN),
+            first_at: self.first_at,
+            last_at: self.last_at,
+            lines: self.lines,
+            skipped: self.skipped,
+            errors: self.errors,
+            bytes: self.bytes,
+            files,
+        }
+    }
+}
+
+fn micros(t: std::time::SystemTime) -> i64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_micros() as i64,
+        Err(e) => -(e.duration().as_micros() as i64),
+    }
+}
+
+fn top_message(alert: &Alert) -> String {
+    alert
+        .top_errors
+        .first()
+        .map(|g| g.message.clone())
+        .unwrap_or_default()
+}
+
+fn close(incident: &mut Incident, resolved: &Alert) {
+    incident.resolved_at = resolved.resolved_at.map(micros);
+    incident.errors = resolved.errors_total;
+    incident.top_message = top_message(resolved);
+}
+
+/// Distinct messages tracked for the top errors, and how many are shown.
+const TOP_TRACKED: usize = 512;
+const TOP_SHOWN: usize = 10;
+
+/// The most frequent messages in bounded memory (the space-saving algorithm): exact while there
+/// are at most `capacity` distinct messages; beyond that, a message that appears more often than
+/// 1/`capacity` of the time is never missed, and a count is over by at most the smallest count
+/// tracked.
+struct TopCounts {
+    capacity: usize,
+    counts: HashMap<String, u64>,
+}
+
+impl TopCounts {
+    fn new(capacity: usize) -> Self {
+        TopCounts {
+            capacity,
+            counts: HashMap::new(),
+        }
+    }
+
+    fn add(&mut self, message: &str) {
+        if let Some(c) = self.counts.get_mut(message) {
+            *c += 1;
+            return;
+        }
+        if self.counts.len() < self.capacity {
+            self.counts.insert(message.to_owned(), 1);
+            return;
+        }
+        // Replace the least frequent (a linear scan: only on a new message with a full table).
+        let (least, n) = self
+            .counts
+            .iter()
+            .min_by_key(|(_, &n)| n)
+            .map(|(m, &n)| (m.clone(), n))
+            .expect("a full table");
+        self.counts.remove(&least);
+        self.counts.insert(message.to_owned(), n + 1);
+    }
+
+    fn top(&self, n: usize) -> Vec<(String, u64)> {
+        let mut all: Vec<(String, u64)> =
+            self.counts.iter().map(|(m, &c)| (m.clone(), c)).collect();
+        all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        all.truncate(n);
+        all
     }
 }

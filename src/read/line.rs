@@ -127,6 +127,8 @@ pub(crate) struct AlertRecord {
     pub(crate) top_error: Option<String>,
     pub(crate) first_error_at: Option<i64>,
     pub(crate) opened_at: Option<i64>,
+    /// The newest error the record's `errors_total` counts.
+    pub(crate) last_error_at: Option<i64>,
     pub(crate) resolved_at: Option<i64>,
 }
 
@@ -365,6 +367,9 @@ impl<'de> Visitor<'de> for LineVisitor {
                     found.alert.first_error_at = map.next_value::<Scalar<'de>>()?.time();
                 }
                 "opened_at" => found.alert.opened_at = map.next_value::<Scalar<'de>>()?.time(),
+                "last_error_at" => {
+                    found.alert.last_error_at = map.next_value::<Scalar<'de>>()?.time();
+                }
                 "resolved_at" => {
                     found.alert.resolved_at = map.next_value::<Scalar<'de>>()?.time();
                 }

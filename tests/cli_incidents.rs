@@ -1,0 +1,380 @@
+//! `logwarden incidents`, run as a process on real log directories: one written by the library
+//! itself (its alert records, rotated and compressed files), and one written the way a Python
+//! service's JSON formatter and `RotatingFileHandler` would.
+
+#![cfg(feature = "cli")]
+
+mod support;
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::thread;
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use logwarden::ManualClock;
+use serde_json::Value;
+use tracing_subscriber::layer::SubscriberExt;
+
+/// 2026-11-30T10:00:00Z.
+const T0: u64 = 1_796_032_800;
+
+fn logwarden(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_logwarden"))
+        .args(args)
+        .env_remove("LOGWARDEN_ALERT_THRESHOLD")
+        .env_remove("LOGWARDEN_ALERT_WINDOW")
+        .output()
+        .expect("the binary runs")
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = logwarden(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("--json prints one JSON object")
+}
+
+fn rfc3339(secs: u64) -> String {
+    // Days since the epoch to a civil date (enough for 2026).
+    let days = secs / 86_400;
+    let (mut y, mut d) = (1970, days);
+    loop {
+        let len = if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 {
+            366
+        } else {
+            365
+        };
+        if d < len {
+            break;
+        }
+        d -= len;
+        y += 1;
+    }
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let months = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    let mut m = 0;
+    while d >= months[m] {
+        d -= months[m];
+        m += 1;
+    }
+    let s = secs % 86_400;
+    format!(
+        "{y}-{:02}-{:02}T{:02}:{:02}:{:02}.000000Z",
+        m + 1,
+        d + 1,
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Three incidents the library alerts on and resolves, then a fourth left open, with rotation
+/// (and compression where the `gzip` feature is on) underneath. The command must report what
+/// the library's own guard reports, from the alert records and, with `--derive`, from the ERROR
+/// lines alone.
+#[test]
+fn the_command_agrees_with_the_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(T0));
+    let builder = logwarden::builder()
+        .service("orders")
+        .env("test")
+        .dir(dir.path())
+        .capture_log(false)
+        .clock(clock.clone())
+        .alert_threshold(5)
+        .alert_window(Duration::from_secs(60))
+        .max_bytes(Some(4_000))
+        .keep(100)
+        .compress(cfg!(feature = "gzip"));
+    let (layer, guard) = builder.build().unwrap();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    // Incident k: 8 errors one second apart from `start`, ending with the last five errors'
+    // window at start + 3 + 60 s; the fourth is left open.
+    let starts = [600u64, 2_000, 4_000, 6_000];
+    let mut expected = Vec::new();
+    tracing::dispatcher::with_default(&dispatch, || {
+        for (k, &start) in starts.iter().enumerate() {
+            for s in (start - 300..start).step_by(10) {
+                clock.set(UNIX_EPOCH + Duration::from_secs(T0 + s));
+                tracing::info!(order = s, "order placed");
+            }
+            for i in 0..8 {
+                clock.set(UNIX_EPOCH + Duration::from_secs(T0 + start + i));
+                // One callsite per incident: the library groups errors by callsite.
+                match k {
+                    0 => tracing::error!(attempt = i, "payment failed"),
+                    1 => tracing::error!(attempt = i, "inventory timeout"),
+                    2 => tracing::error!(attempt = i, "db pool exhausted"),
+                    _ => tracing::error!(attempt = i, "cache stampede"),
+                }
+            }
+            let message = [
+                "payment failed",
+                "inventory timeout",
+                "db pool exhausted",
+                "cache stampede",
+            ][k];
+            expected.push((T0 + start + 4, T0 + start + 63, message));
+            if k < 3 {
+                clock.set(UNIX_EPOCH + Duration::from_secs(T0 + start + 200));
+                tracing::info!("all quiet");
+                eventually("the resolution", || {
+                    guard.incidents().resolved == k as u64 + 1
+                });
+            }
+        }
+    });
+    let library = guard.incidents();
+    assert_eq!(
+        (library.opened, library.resolved, library.open),
+        (4, 3, true)
+    );
+    assert!(guard.flush());
+    drop(guard);
+    let rotated = std::fs::read_dir(dir.path()).unwrap().count();
+    assert!(rotated > 5, "the log rotated ({rotated} files)");
+
+    let d = dir.path().to_str().unwrap();
+    for args in [
+        vec!["incidents", d, "--json"],
+        vec!["incidents", d, "--json", "--derive"],
+    ] {
+        let v = json(&args);
+        let derived = args.len() == 4;
+        assert_eq!(
+            v["source"],
+            if derived {
+                "derived from ERROR times"
+            } else {
+                "alert records"
+            }
+        );
+        assert_eq!(v["count"], 4, "{args:?}: {v:#}");
+        assert_eq!(v["open"], 1);
+        let incidents = v["incidents"].as_array().unwrap();
+        for (n, (i, (opened, resolved, message))) in incidents.iter().zip(&expected).enumerate() {
+            assert_eq!(i["opened_at"], rfc3339(*opened), "{args:?} #{n}");
+            assert_eq!(i["top_message"], *message);
+            assert_eq!(i["errors"], 8, "{args:?} #{n}");
+            if n == 3 {
+                assert_eq!(i["resolved_at"], Value::Null);
+                assert_eq!(i["duration_s"], Value::Null);
+            } else {
+                assert_eq!(i["resolved_at"], rfc3339(*resolved), "{args:?} #{n}");
+                assert_eq!(i["duration_s"], 59.0);
+            }
+        }
+        // The same MTTR as the library's guard, open incident excluded.
+        let mttr = library.mttr.unwrap().as_secs_f64();
+        assert_eq!(v["mttr_s"].as_f64(), Some(mttr));
+        assert_eq!(mttr, 59.0);
+        assert_eq!(v["total_s"].as_f64(), Some(3.0 * 59.0));
+        assert_eq!(v["errors"], 32);
+    }
+
+    // The table says the same, for people, without colour codes off a terminal.
+    let out = logwarden(&["incidents", d]);
+    assert!(out.status.success());
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(!table.contains('\x1b'), "{table}");
+    assert!(
+        table.contains("4 incidents (1 still open, left out of the total and MTTR)"),
+        "{table}"
+    );
+    assert!(table.contains("MTTR: 59s"), "{table}");
+    assert!(table.contains("db pool exhausted"), "{table}");
+    assert_eq!(
+        table.lines().filter(|l| l.contains("open  ")).count(),
+        1,
+        "{table}"
+    );
+}
+
+/// A Python service: `python-json-logger` lines (`asctime`, `levelname`, `name`), rotated by
+/// `RotatingFileHandler` (`app.log.2` older than `app.log.1`), one old file gzipped by
+/// logrotate, a torn line and some plain text. Incidents are derived with the flags' rule.
+#[test]
+fn a_python_services_rotated_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = |secs: u64, level: &str, message: &str| {
+        let t = rfc3339(T0 + secs);
+        format!(
+            "{{\"asctime\": \"{} {},000\", \"levelname\": \"{level}\", \"name\": \"app.db\", \"message\": \"{message}\"}}\n",
+            &t[..10],
+            &t[11..19]
+        )
+    };
+    let mut all: Vec<String> = Vec::new();
+    for s in (0..3_600).step_by(5) {
+        all.push(line(s, "INFO", "request served"));
+        // 10 errors 3 s apart from 1000 s; 3 CRITICAL 10 s apart from 2500 s.
+        if (1_000..1_030).contains(&s) {
+            all.push(line(s + 1, "ERROR", "connection reset"));
+            all.push(line(s + 4, "ERROR", "connection reset"));
+        }
+        if [2_500, 2_510, 2_520].contains(&s) {
+            all.push(line(s + 1, "CRITICAL", "disk full"));
+        }
+    }
+    let third = all.len() / 3;
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(dir.path().join("app.log.2.gz")).unwrap(),
+        flate2::Compression::fast(),
+    );
+    let mut gz = gz;
+    gz.write_all(all[..third].concat().as_bytes()).unwrap();
+    gz.finish().unwrap();
+    std::fs::write(
+        dir.path().join("app.log.1"),
+        all[third..2 * third].concat() + "Traceback (most recent call last):\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("app.log"),
+        all[2 * third..].concat() + "{\"asctime\": \"2026-11-25 11:0",
+    )
+    .unwrap();
+    let d = dir.path().to_str().unwrap();
+
+    let v = json(&[
+        "incidents",
+        d,
+        "--json",
+        "--threshold",
+        "3",
+        "--window",
+        "30s",
+    ]);
+    assert_eq!(v["source"], "derived from ERROR times");
+    assert_eq!(v["rule"]["threshold"], 3);
+    assert_eq!(v["skipped"], 2, "a traceback line and a torn line");
+    assert_eq!(v["errors"], 15);
+    let incidents = v["incidents"].as_array().unwrap();
+    assert_eq!(incidents.len(), 2, "{v:#}");
+    // Errors at 1001, 1004, 1006, 1009, …, 1029: the third (1006) crosses; the last three
+    // (1024, 1026, 1029) leave the window at 1024 + 30.
+    assert_eq!(incidents[0]["opened_at"], rfc3339(T0 + 1_006));
+    assert_eq!(incidents[0]["resolved_at"], rfc3339(T0 + 1_054));
+    assert_eq!(incidents[0]["errors"], 12);
+    assert_eq!(incidents[0]["top_message"], "connection reset");
+    assert_eq!(incidents[0]["service"], "app");
+    // CRITICAL counts: 2501, 2511, 2521 within 30 s; resolved at 2501 + 30.
+    assert_eq!(incidents[1]["opened_at"], rfc3339(T0 + 2_521));
+    assert_eq!(incidents[1]["resolved_at"], rfc3339(T0 + 2_531));
+    assert_eq!(incidents[1]["top_message"], "disk full");
+    assert_eq!(v["mttr_s"].as_f64(), Some((48.0 + 10.0) / 2.0));
+
+    // The default rule (5 within 60 s) sees only the first; --since/--until keep the
+    // incidents that opened in the range.
+    assert_eq!(json(&["incidents", d, "--json"])["count"], 1);
+    let middle = rfc3339(T0 + 2_000);
+    let ranged = |flag: &str| json(&["incidents", d, "--json", "--threshold", "3", flag, &middle]);
+    let v = ranged("--since");
+    assert_eq!(v["count"], 1);
+    assert_eq!(v["incidents"][0]["top_message"], "disk full");
+    assert_eq!(v["errors"], 3, "only errors in the range are counted");
+    let v = ranged("--until");
+    assert_eq!(v["count"], 1);
+    assert_eq!(v["incidents"][0]["top_message"], "connection reset");
+}
+
+#[test]
+fn exit_codes_and_errors_name_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir");
+    let out = logwarden(&["incidents", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(missing.to_str().unwrap()), "{err}");
+
+    // A directory with nothing that looks like a log, then only an empty log.
+    std::fs::write(dir.path().join("notes.txt"), "hello\n").unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = logwarden(&["incidents", d]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no log files in"));
+    std::fs::write(dir.path().join("app.log"), "").unwrap();
+    let out = logwarden(&["incidents", d]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to read"));
+
+    // Usage errors: 2.
+    for args in [
+        vec!["incidents"],
+        vec!["incidents", d, "--threshold", "0"],
+        vec!["incidents", d, "--window", "soon"],
+        vec!["incidents", d, "--since", "last tuesday"],
+        vec!["frobnicate"],
+    ] {
+        let out = logwarden(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+    // A bad variable names itself.
+    let out = Command::new(env!("CARGO_BIN_EXE_logwarden"))
+        .args(["incidents", d])
+        .env("LOGWARDEN_ALERT_WINDOW", "forever")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("LOGWARDEN_ALERT_WINDOW"));
+
+    let out = logwarden(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("logwarden {}", env!("CARGO_PKG_VERSION"))
+    );
+    let out = logwarden(&["incidents", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--since"));
+}
+
+/// Reading an unreadable file is reported with its name; the other files are still read.
+#[test]
+fn an_unreadable_file_is_named_and_the_rest_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = format!(
+        "{{\"timestamp\":\"{}\",\"level\":\"ERROR\",\"message\":\"m\"}}\n",
+        rfc3339(T0)
+    );
+    std::fs::write(dir.path().join("a.log"), &good).unwrap();
+    // A gzip header followed by garbage.
+    std::fs::write(
+        dir.path().join("a.log.1.gz"),
+        b"\x1f\x8b\x08\x00garbage-garbage",
+    )
+    .unwrap();
+    let out = logwarden(&["incidents", dir.path().to_str().unwrap(), "--json"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("a.log.1.gz"), "{err}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["errors"], 1);
+    assert!(Path::new(&dir.path().join("a.log")).exists());
+}
