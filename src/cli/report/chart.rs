@@ -53,6 +53,10 @@ pub(super) fn color(severity: Severity) -> RGBColor {
     }
 }
 
+/// The width of one character of a band's label, in pixels (a generous estimate for a bold
+/// 14.5 px sans-serif: the browser lays the text out, plotters cannot measure it).
+const LABEL_CHAR_PX: i32 = 10;
+
 /// The incidents' bands.
 pub(super) const BAND: RGBColor = RGBColor(0x6b, 0x0f, 0x3a);
 
@@ -322,6 +326,7 @@ impl Panel {
             .style(FontStyle::Bold)
             .color(&BAND);
         let span = series.end - series.start;
+        let mut next_label_px = i32::MIN;
         for (n, incident) in summary.incidents.iter().enumerate() {
             let x0 = incident.opened_at.clamp(series.start, series.end);
             let x1 = incident
@@ -345,7 +350,21 @@ impl Panel {
                 format!("#{} open", n + 1)
             };
             // Near the right edge the label ends where the band ends, so it stays on the page.
-            let element = if (x0 - series.start) * 10 > span * 9 {
+            // A label that would run into the previous one is left out (the table has them all).
+            let right = (x0 - series.start) * 10 > span * 9;
+            let anchor = if right { x1 } else { x0 };
+            let px = chart.backend_coord(&(anchor, y_max)).0;
+            let width = label.chars().count() as i32 * LABEL_CHAR_PX;
+            let (from, to) = if right {
+                (px - 3 - width, px)
+            } else {
+                (px, px + 3 + width)
+            };
+            if from < next_label_px {
+                continue;
+            }
+            next_label_px = to + 6;
+            let element = if right {
                 let style = label_style.pos(Pos::new(HPos::Right, VPos::Top));
                 EmptyElement::at((x1, y_max)) + Text::new(label, (-3, -22), style)
             } else {
@@ -496,6 +515,31 @@ mod tests {
         }
         assert_eq!(bucket_minutes(300), 1);
         assert_eq!(bucket_minutes(301), 2);
+    }
+
+    #[test]
+    fn band_labels_that_would_collide_are_left_out() {
+        // A day of input: incidents #1 and #2 a minute apart, #3 hours later.
+        let mut s = summary(minutes(
+            (0..1440).map(|m| (T0 + m * MINUTE, Severity::Info, 1)),
+        ));
+        for opened in [60, 61, 600] {
+            s.incidents.push(Incident {
+                service: None,
+                first_error_at: T0 + opened * MINUTE,
+                opened_at: T0 + opened * MINUTE,
+                first_alert_at: T0 + opened * MINUTE,
+                resolved_at: Some(T0 + (opened + 1) * MINUTE),
+                errors: 5,
+                top_message: "x".into(),
+            });
+        }
+        let svg = svg(&s, &Series::of(&s).unwrap()).unwrap();
+        assert!(svg.contains(">\n#1\n</text>"), "{svg}");
+        assert!(!svg.contains(">\n#2\n</text>"), "{svg}");
+        assert!(svg.contains(">\n#3\n</text>"), "{svg}");
+        // Every band is drawn, labelled or not: three translucent rectangles per panel.
+        assert_eq!(svg.matches("opacity=\"0.16\"").count(), 6, "{svg}");
     }
 
     #[test]

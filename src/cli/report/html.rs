@@ -376,8 +376,8 @@ fn escape(out: &mut String, text: &str) {
     }
 }
 
-/// System fonts only (nothing to download); a max-width column for laptops; print drops the
-/// shadows and keeps sections and rows whole.
+/// System fonts only (nothing to download); a max-width column for laptops; print goes landscape
+/// (the dashboard's proportions), drops the shadows and keeps sections and rows whole.
 const STYLE: &str = r#"
 :root{--ink:#1d2330;--muted:#5d6678;--line:#e3e6ec;--bg:#f4f5f8;--card:#fff;--alarm:#b3261e;--band:#6b0f3a}
 *{box-sizing:border-box}
@@ -391,7 +391,7 @@ h2{font-size:16px;margin:0 0 12px;font-weight:650}
 .figure,.panel{background:var(--card);border:1px solid var(--line);border-radius:10px;box-shadow:0 1px 2px rgba(20,30,50,.05)}
 .figure{padding:14px 16px}
 .figure .label{color:var(--muted);font-size:13px;text-transform:uppercase;letter-spacing:.04em}
-.figure .value{font-size:30px;font-weight:650;line-height:1.2;margin:4px 0 2px;font-variant-numeric:tabular-nums}
+.figure .value{font-size:30px;font-weight:650;line-height:1.2;margin:4px 0 2px;font-variant-numeric:tabular-nums;white-space:nowrap}
 .figure .note{color:var(--muted);font-size:13px}
 .figure.alarm{border-color:var(--alarm)}
 .figure.alarm .value{color:var(--alarm)}
@@ -420,11 +420,15 @@ tr.open td{background:#fff4f3}
 .files ol{margin:8px 0 0;padding-left:22px;font:13px/1.5 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;overflow-wrap:anywhere}
 footer{color:var(--muted);font-size:12px;margin-top:8px}
 @media print{
-  @page{margin:12mm}
-  body{background:#fff;font-size:11pt}
+  @page{size:A4 landscape;margin:10mm}
+  body{background:#fff;font-size:10pt}
   main{max-width:none;padding:0}
   .figure,.panel{box-shadow:none;break-inside:avoid}
-  .figures{grid-template-columns:repeat(5,1fr)}
+  .figures{grid-template-columns:repeat(5,1fr);gap:8px;margin-bottom:10px}
+  .figure{padding:8px 12px}
+  .figure .value{font-size:20pt}
+  .panel{padding:10px 12px;margin-bottom:10px}
+  .chart svg{width:auto;height:95mm;max-width:100%;margin:0 auto}
   tr{break-inside:avoid}
   .files{display:none}
   *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
