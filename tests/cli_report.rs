@@ -325,3 +325,51 @@ fn report_renders_in_chromium_with_the_incidents_and_mttr() {
     );
     eprintln!("screenshot: {}", png.display());
 }
+
+/// Without a browser: the page the binary writes carries the figures, and an output path that
+/// cannot be written is a failure (exit 1) that names it, leaving nothing behind.
+#[test]
+fn report_writes_the_figures_and_names_an_unwritable_output() {
+    let scratch = tempfile::tempdir().unwrap();
+    let logs = scratch.path().join("logs");
+    fs::create_dir(&logs).unwrap();
+    write_log_dir(&logs);
+    let run = |output: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_logwarden"))
+            .arg("report")
+            .arg(&logs)
+            .arg("--output")
+            .arg(output)
+            .env_remove("LOGWARDEN_ALERT_THRESHOLD")
+            .env_remove("LOGWARDEN_ALERT_WINDOW")
+            .output()
+            .unwrap()
+    };
+
+    let page = scratch.path().join("report.html");
+    let output = run(&page);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let html = fs::read_to_string(&page).unwrap();
+    assert_eq!(element(&html, "incident-count").1, "2");
+    let (tag, mttr) = element(&html, "mttr");
+    assert_eq!(mttr, MTTR_TEXT);
+    assert!(
+        tag.contains(&format!("data-seconds=\"{MTTR_SECONDS}\"")),
+        "{tag}"
+    );
+    assert_eq!(body_rows(&html, "incidents").len(), 2);
+
+    let unwritable = scratch.path().join("no/such/dir/report.html");
+    let output = run(&unwritable);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&unwritable.display().to_string()),
+        "names the path: {stderr}"
+    );
+    assert!(!scratch.path().join("no").exists());
+}

@@ -113,7 +113,12 @@ fn figures(page: &mut String, s: &Summary) {
 
     let longest = match s.longest() {
         Some(i) => {
-            let n = s.incidents.iter().position(|x| x == i).unwrap_or(0) + 1;
+            let n = s
+                .incidents
+                .iter()
+                .position(|x| std::ptr::eq(x, i))
+                .unwrap_or(0)
+                + 1;
             let d = i.duration().unwrap_or_default();
             format!("longest: #{n}, {}", human_duration(d))
         }
