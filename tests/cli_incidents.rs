@@ -378,3 +378,46 @@ fn an_unreadable_file_is_named_and_the_rest_is_read() {
     assert_eq!(v["errors"], 1);
     assert!(Path::new(&dir.path().join("a.log")).exists());
 }
+
+/// The progress line: drawn on a terminal (a pseudo-terminal from util-linux's `script`) once
+/// reading takes a moment, then erased; never when stderr is a file or a pipe.
+#[test]
+#[ignore = "needs util-linux's `script` for a pseudo-terminal; run by .ci/run with --ignored"]
+fn progress_only_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.log");
+    let mut text = String::with_capacity(64 << 20);
+    for n in 0..240_000u64 {
+        text.push_str(&format!(
+            "{{\"timestamp\":\"{}\",\"level\":\"INFO\",\"message\":\"order placed\",\"target\":\"orders\",\"items\":{n},\"padding\":\"{}\"}}\n",
+            rfc3339(T0 + n / 10),
+            "x".repeat(100)
+        ));
+    }
+    std::fs::write(&path, text).unwrap();
+    let p = path.to_str().unwrap();
+
+    let plain = logwarden(&["incidents", p]);
+    assert!(plain.status.success());
+    assert!(
+        plain.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
+
+    let command = format!("{} incidents {p}", env!("CARGO_BIN_EXE_logwarden"));
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .expect("util-linux's `script` is installed");
+    assert!(out.status.success(), "{out:?}");
+    let seen = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        seen.contains("reading ") && seen.contains(" %)") && seen.contains("/s"),
+        "no progress line on a terminal: {seen:?}"
+    );
+    assert!(
+        seen.contains("\r\x1b[2K0 incidents"),
+        "the line is erased before the table: {seen:?}"
+    );
+}

@@ -468,3 +468,109 @@ impl TopCounts {
         all
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::line::parse;
+
+    const S: i64 = 1_000_000;
+    const T0: i64 = 1_796_032_800 * S;
+
+    fn options(threshold: usize) -> Options {
+        Options {
+            threshold,
+            window: Duration::from_secs(60),
+            derive: false,
+            since: None,
+            until: None,
+        }
+    }
+
+    fn add(tally: &mut Tally, text: &str) {
+        let entry = parse(text.as_bytes()).map(|e| crate::read::files::tests_owned(e));
+        let at = entry.as_ref().and_then(|e| e.at);
+        tally.add(
+            &Line {
+                at,
+                timed: at.is_some(),
+                entry,
+                bytes: text.len() as u64 + 1,
+            },
+            "app",
+        );
+    }
+
+    fn at(secs: i64) -> String {
+        crate::cli::rfc3339(T0 + secs * S)
+    }
+
+    #[test]
+    fn top_counts_are_exact_within_capacity_and_keep_the_heavy_hitters_beyond() {
+        let mut top = TopCounts::new(8);
+        for (m, n) in [("a", 50), ("b", 30), ("c", 3)] {
+            for _ in 0..n {
+                top.add(m);
+            }
+        }
+        assert_eq!(top.top(2), [("a".to_owned(), 50), ("b".to_owned(), 30)]);
+        // Distinct one-off messages churn the smallest slots, never the frequent ones (anything
+        // above 1/8 of all the messages is guaranteed to stay).
+        for i in 0..20 {
+            top.add(&format!("noise {i}"));
+        }
+        let kept = top.top(2);
+        assert_eq!((kept[0].0.as_str(), kept[0].1), ("a", 50));
+        assert_eq!((kept[1].0.as_str(), kept[1].1), ("b", 30));
+        assert!(top.counts.len() <= 8);
+    }
+
+    #[test]
+    fn records_without_exact_times_use_the_duration() {
+        // A record of an older version: no opened_at/resolved_at fields.
+        let mut tally = Tally::new(options(5));
+        add(
+            &mut tally,
+            &format!(
+                r#"{{"timestamp":"{}","level":"INFO","message":"resolved","target":"logwarden::alert","alert":"resolved","incident":1,"errors_total":7,"duration_secs":30.0,"top_error":"boom"}}"#,
+                at(100)
+            ),
+        );
+        let s = tally.finish(Vec::new());
+        assert_eq!(s.source, Source::Records);
+        let i = &s.incidents[0];
+        assert_eq!(
+            (i.opened_at, i.resolved_at),
+            (T0 + 70 * S, Some(T0 + 100 * S))
+        );
+        assert_eq!((i.errors, i.top_message.as_str()), (7, "boom"));
+        assert_eq!(s.mttr(), Some(Duration::from_secs(30)));
+        // The crate's own lines are charted but never counted as errors.
+        assert_eq!(s.errors, 0);
+    }
+
+    #[test]
+    fn each_service_has_its_own_window() {
+        let mut tally = Tally::new(options(3));
+        // Two services, two errors each within the window: no incident for either.
+        for (t, service) in [(0, "a"), (1, "b"), (2, "a"), (3, "b")] {
+            add(
+                &mut tally,
+                &format!(
+                    r#"{{"timestamp":"{}","level":"ERROR","message":"x","service":"{service}"}}"#,
+                    at(t)
+                ),
+            );
+        }
+        let s = tally.finish(Vec::new());
+        assert!(s.incidents.is_empty());
+        assert_eq!(s.errors, 4);
+        assert_eq!(
+            s.per_minute
+                .values()
+                .map(|c| c[Severity::Error.index()])
+                .sum::<u64>(),
+            4
+        );
+    }
+}

@@ -178,8 +178,9 @@ pub(crate) fn parse(line: &[u8]) -> Option<Entry<'_>> {
     Some(found.into_entry())
 }
 
-/// A string that borrows from the line unless it had escapes.
-struct Text<'a>(Cow<'a, str>);
+/// A key as raw bytes (unescaped): compared with the names we want without checking it is
+/// UTF-8, which would cost a fifth of the reading time for keys whose values are skipped.
+struct Key<'a>(Cow<'a, [u8]>);
 
 /// A value that may be text or a number (levels, times, counts), or anything else (ignored).
 enum Scalar<'a> {
@@ -225,6 +226,8 @@ struct Found<'a> {
     service: Option<(u8, Cow<'a, str>)>,
     alert: AlertRecord,
     alert_mark: bool,
+    /// Kept for an alert record only, and so borrowed until then.
+    host: Option<Cow<'a, str>>,
 }
 
 fn keep<T>(slot: &mut Option<(u8, T)>, rank: u8, value: Option<T>) {
@@ -238,8 +241,12 @@ fn keep<T>(slot: &mut Option<(u8, T)>, rank: u8, value: Option<T>) {
 impl<'a> Found<'a> {
     fn into_entry(self) -> Entry<'a> {
         let target = self.target.map(|(_, t)| t);
-        let alert = (self.alert_mark && target.as_deref() == Some("logwarden::alert"))
-            .then_some(self.alert);
+        let alert = (self.alert_mark && target.as_deref() == Some("logwarden::alert")).then(|| {
+            AlertRecord {
+                host: self.host.map(Cow::into_owned),
+                ..self.alert
+            }
+        });
         Entry {
             at: self.at.map(|(_, t)| t),
             severity: self.severity.map(|(_, s)| s),
@@ -272,43 +279,44 @@ impl<'de> Visitor<'de> for LineVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Found<'de>, A::Error> {
         let mut found = Found::default();
-        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             match key.as_ref() {
-                "timestamp" | "@timestamp" | "time" | "ts" | "asctime" | "datetime" => {
+                b"timestamp" | b"@timestamp" | b"time" | b"ts" | b"asctime" | b"datetime" => {
                     let rank = match key.as_ref() {
-                        "timestamp" | "@timestamp" => 0,
-                        "time" => 1,
+                        b"timestamp" | b"@timestamp" => 0,
+                        b"time" => 1,
                         _ => 2,
                     };
                     let v = map.next_value::<Scalar<'de>>()?;
                     keep(&mut found.at, rank, v.time());
                 }
-                "level" => {
+                b"level" => {
                     let v = map.next_value::<Scalar<'de>>()?;
                     found.level(0, v, true);
                 }
-                "log.level" => found.level(1, map.next_value()?, false),
-                "severity" => found.level(2, map.next_value()?, true),
-                "levelname" | "lvl" | "loglevel" => found.level(3, map.next_value()?, false),
+                b"log.level" => found.level(1, map.next_value()?, false),
+                b"severity" => found.level(2, map.next_value()?, true),
+                b"levelname" | b"lvl" | b"loglevel" => found.level(3, map.next_value()?, false),
                 // Datadog's; an HTTP status (a number) is not a level.
-                "status" => found.level(4, map.next_value()?, false),
-                "message" | "msg" | "@message" | "event" => {
+                b"status" => found.level(4, map.next_value()?, false),
+                b"message" | b"msg" | b"@message" | b"event" => {
                     let rank = match key.as_ref() {
-                        "message" => 0,
-                        "msg" => 1,
-                        "@message" => 2,
+                        b"message" => 0,
+                        b"msg" => 1,
+                        b"@message" => 2,
                         _ => 3,
                     };
                     let v = map.next_value::<Scalar<'de>>()?;
                     keep(&mut found.message, rank, v.text());
                 }
-                "target" | "log.logger" | "logger.name" | "logger" | "logger_name" | "name" => {
+                b"target" | b"log.logger" | b"logger.name" | b"logger" | b"logger_name"
+                | b"name" => {
                     let rank = match key.as_ref() {
-                        "target" => 0,
-                        "log.logger" => 1,
-                        "logger.name" => 2,
-                        "logger" => 3,
-                        "logger_name" => 4,
+                        b"target" => 0,
+                        b"log.logger" => 1,
+                        b"logger.name" => 2,
+                        b"logger" => 3,
+                        b"logger_name" => 4,
                         _ => 5,
                     };
                     match map.next_value::<Nested<'de>>()? {
@@ -318,7 +326,7 @@ impl<'de> Visitor<'de> for LineVisitor {
                         }
                     }
                 }
-                "log" => {
+                b"log" => {
                     if let Nested::Object(inner) = map.next_value::<Nested<'de>>()? {
                         if let Some(level) = inner.level {
                             found.level(1, level, false);
@@ -326,19 +334,23 @@ impl<'de> Visitor<'de> for LineVisitor {
                         keep(&mut found.target, 1, inner.logger);
                     }
                 }
-                "trace_id"
-                | "trace.id"
-                | "dd.trace_id"
-                | "logging.googleapis.com/trace"
-                | "traceId" => {
+                b"trace_id"
+                | b"trace.id"
+                | b"dd.trace_id"
+                | b"logging.googleapis.com/trace"
+                | b"traceId" => {
                     let v = map.next_value::<Scalar<'de>>()?;
                     keep(&mut found.trace_id, 0, v.text());
                 }
-                "service" | "service.name" => {
+                b"service" | b"service.name" => {
                     let v = map.next_value::<Scalar<'de>>()?;
-                    keep(&mut found.service, u8::from(key != "service"), v.text());
+                    keep(
+                        &mut found.service,
+                        u8::from(key.as_ref() != b"service"),
+                        v.text(),
+                    );
                 }
-                "alert" => {
+                b"alert" => {
                     let v = map.next_value::<Scalar<'de>>()?;
                     found.alert.mark = match v.text().as_deref() {
                         Some("opened") => Some(AlertMark::Opened),
@@ -348,36 +360,36 @@ impl<'de> Visitor<'de> for LineVisitor {
                     };
                     found.alert_mark = found.alert.mark.is_some();
                 }
-                "incident" => {
+                b"incident" => {
                     let v = map.next_value::<Scalar<'de>>()?;
                     found.alert.incident = v.number().map(|n| n as u64);
                 }
-                "errors_total" => {
+                b"errors_total" => {
                     let v = map.next_value::<Scalar<'de>>()?;
                     found.alert.errors_total = v.number().map(|n| n as u64);
                 }
-                "duration_secs" => {
+                b"duration_secs" => {
                     found.alert.duration_secs = map.next_value::<Scalar<'de>>()?.number();
                 }
-                "top_error" => {
+                b"top_error" => {
                     let v = map.next_value::<Scalar<'de>>()?;
                     found.alert.top_error = v.text().map(Cow::into_owned);
                 }
-                "first_error_at" => {
+                b"first_error_at" => {
                     found.alert.first_error_at = map.next_value::<Scalar<'de>>()?.time();
                 }
-                "opened_at" => found.alert.opened_at = map.next_value::<Scalar<'de>>()?.time(),
-                "last_error_at" => {
+                b"opened_at" => found.alert.opened_at = map.next_value::<Scalar<'de>>()?.time(),
+                b"last_error_at" => {
                     found.alert.last_error_at = map.next_value::<Scalar<'de>>()?.time();
                 }
-                "resolved_at" => {
+                b"resolved_at" => {
                     found.alert.resolved_at = map.next_value::<Scalar<'de>>()?.time();
                 }
-                "host" | "host.hostname" => {
+                b"host" | b"host.hostname" => {
                     let v = map.next_value::<Scalar<'de>>()?;
-                    found.alert.host = v.text().map(Cow::into_owned);
+                    found.host = v.text();
                 }
-                "pid" | "process.pid" => {
+                b"pid" | b"process.pid" => {
                     let v = map.next_value::<Scalar<'de>>()?;
                     found.alert.pid = v.number().map(|n| n as u64);
                 }
@@ -390,25 +402,28 @@ impl<'de> Visitor<'de> for LineVisitor {
     }
 }
 
-impl<'de> de::Deserialize<'de> for Text<'de> {
+impl<'de> de::Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = Text<'de>;
+            type Value = Key<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
+                f.write_str("a key")
             }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Borrowed(v)))
+            fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(v.to_owned())))
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
             }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(v)))
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v.as_bytes())))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.as_bytes().to_owned())))
             }
         }
-        d.deserialize_str(V)
+        d.deserialize_bytes(V)
     }
 }
 
@@ -482,11 +497,11 @@ impl<'de> de::Deserialize<'de> for Nested<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Nested<'de>, A::Error> {
                 let mut inner = Inner::default();
-                while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
                     match key.as_ref() {
-                        "level" => inner.level = Some(map.next_value()?),
-                        "logger" => inner.logger = map.next_value::<Scalar<'de>>()?.text(),
-                        "name" => inner.name = map.next_value::<Scalar<'de>>()?.text(),
+                        b"level" => inner.level = Some(map.next_value()?),
+                        b"logger" => inner.logger = map.next_value::<Scalar<'de>>()?.text(),
+                        b"name" => inner.name = map.next_value::<Scalar<'de>>()?.text(),
                         _ => {
                             map.next_value::<IgnoredAny>()?;
                         }
