@@ -4,8 +4,7 @@
 //! * `logwarden incidents --json` on a plain file and on the same file gzipped: every line
 //!   parsed, the threshold engine replayed, events per minute and top errors counted;
 //! * `jq -c 'select(.level == "ERROR")'`, the usual ad-hoc way to pick errors out of a JSON log
-//!   (skipped, and said so, when jq is not installed);
-//! * `grep -c '"level":"ERROR"'`, a floor: no JSON parsing at all.
+//!   (skipped, and said so, when jq is not installed).
 //!
 //! The log is written by the library itself (the `init()` stack, default record layout), so it is
 //! the real thing: spans with `trace_id`, fields, one error per 100 events in bursts.
@@ -122,9 +121,6 @@ fn main() {
     } else {
         println!("jq is not installed: its comparison is skipped");
     }
-    group.bench_function("grep -c (no parsing)", |b| {
-        b.iter(|| run("grep", &["-c", r#""level":"ERROR""#, plain_s]))
-    });
     group.finish();
     c.final_summary();
 }
