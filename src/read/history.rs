@@ -93,10 +93,11 @@ impl Summary {
         self.incidents.len() - self.resolved().count()
     }
 
-    /// ERROR lines per hour over the span of the input.
+    /// ERROR lines per hour over the span of the input; none for less than a minute of logs,
+    /// which would make a rate of a handful of errors.
     pub(crate) fn errors_per_hour(&self) -> Option<f64> {
         let span = self.last_at? - self.first_at?;
-        (span > 0).then(|| self.errors as f64 / (span as f64 / 3.6e9))
+        (span >= MINUTE).then(|| self.errors as f64 / (span as f64 / 3.6e9))
     }
 }
 
