@@ -2,7 +2,6 @@
 //! ([`line`]), the files of a directory in time order with `.gz` ([`files`]), following the
 //! active file across rotation ([`follow`]), and the incidents and figures a set of lines adds up
 //! to ([`history`]).
-#![allow(dead_code)] // TODO(issue 9): removed once the commands use everything
 
 pub(crate) mod files;
 pub(crate) mod follow;
