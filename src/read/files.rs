@@ -23,13 +23,24 @@ pub(crate) struct Input {
     /// Its size on disk (compressed for `.gz`), for progress.
     pub(crate) len: u64,
     /// The name the lines of this file go under when they do not say their `service`:
-    /// the file name up to `.log` (`orders.log.20261125T…Z.gz` → `orders`).
+    /// the file name up to `.log`, without a date (`orders.log.20261125T…Z.gz` → `orders`,
+    /// `app-2026-11-25.log` → `app`).
     pub(crate) family: String,
+    /// A regular file, which can be opened twice (once to find its first time); a pipe or a
+    /// FIFO is opened once and read first.
+    pub(crate) regular: bool,
 }
 
 /// Whether a directory entry looks like a JSON-lines log: `*.log*`, `*.json`, `*.jsonl`,
 /// `*.ndjson`, compressed or not. Hidden files (a rotation's staged `.orders.log.next`) are not.
 fn looks_like_a_log(name: &str) -> bool {
+    // Compressed with something other than gzip: not readable here, so not listed.
+    if [".xz", ".zst", ".bz2", ".lz4", ".zip", ".7z"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+    {
+        return false;
+    }
     let name = name.strip_suffix(".gz").unwrap_or(name);
     !name.starts_with('.')
         && (name.contains(".log")
@@ -43,9 +54,20 @@ fn family(path: &Path) -> String {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    match name.find(".log") {
-        Some(i) if i > 0 => name[..i].to_owned(),
-        _ => name.split('.').next().unwrap_or_default().to_owned(),
+    let stem = match name.find(".log") {
+        Some(i) if i > 0 => &name[..i],
+        _ => name.split('.').next().unwrap_or_default(),
+    };
+    // A date in the name (daily files such as `app-2026-11-25.log`) is not part of the service.
+    let undated = stem.trim_end_matches(|c: char| c.is_ascii_digit() || "-_.".contains(c));
+    let digits = stem[undated.len()..]
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .count();
+    if digits >= 8 && !undated.is_empty() {
+        undated.to_owned()
+    } else {
+        stem.to_owned()
     }
 }
 
@@ -72,7 +94,7 @@ pub(crate) fn discover(paths: &[PathBuf]) -> Result<Vec<Input>, String> {
                 let file = entry.path();
                 // Following symlinks: a `current.log` link to the active file is a log too.
                 match std::fs::metadata(&file) {
-                    Ok(m) if m.is_file() => found.push((file, m.len())),
+                    Ok(m) if m.is_file() => found.push((file, m.len(), true)),
                     _ => continue,
                 }
             }
@@ -83,19 +105,26 @@ pub(crate) fn discover(paths: &[PathBuf]) -> Result<Vec<Input>, String> {
                 ));
             }
         } else {
-            found.push((path.clone(), meta.len()));
+            found.push((path.clone(), meta.len(), meta.is_file()));
         }
     }
-    // The same file named twice (a directory and one of its files) is read once.
+    // The same file named twice (a directory and one of its files, or a `current.log` link to
+    // the active file) is read once, under its real name: links come after real files here.
+    let is_link = |p: &Path| {
+        p.symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink())
+    };
+    found.sort_by_key(|(p, _, _)| (is_link(p), p.clone()));
     let mut seen = std::collections::HashSet::new();
-    found.retain(|(p, _)| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())));
-    found.sort();
+    found.retain(|(p, _, _)| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())));
+    found.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(found
         .into_iter()
-        .map(|(path, len)| Input {
+        .map(|(path, len, regular)| Input {
             family: family(&path),
             path,
             len,
+            regular,
         })
         .collect())
 }
@@ -127,9 +156,11 @@ const BUFFER: usize = 256 * 1024;
 
 /// Opens a file for reading lines, decompressing it if it starts with the gzip magic (whatever
 /// its name says).
-fn open(path: &Path, read: Arc<AtomicU64>) -> io::Result<Box<dyn BufRead>> {
+fn open(path: &Path, len: Option<u64>, read: Arc<AtomicU64>) -> io::Result<Box<dyn BufRead>> {
+    // A small file gets a small buffer: a merge may hold many files open at once.
+    let capacity = len.map_or(BUFFER, |len| (len as usize).clamp(8192, BUFFER));
     let mut file = BufReader::with_capacity(
-        BUFFER,
+        capacity,
         Counted {
             inner: File::open(path)?,
             read,
@@ -174,6 +205,8 @@ fn owned(entry: Entry<'_>) -> Entry<'static> {
         target: if keep_target { own(entry.target) } else { None },
         trace_id: if keep { own(entry.trace_id) } else { None },
         service: if keep { own(entry.service) } else { None },
+        host: if keep { own(entry.host) } else { None },
+        pid: entry.pid,
         alert: entry.alert,
     }
 }
@@ -196,6 +229,8 @@ struct Stream {
     /// The batch's text, and where each of its lines ends (newline included).
     raw: Vec<u8>,
     ends: Vec<usize>,
+    /// The bytes each line took in the file (more than it keeps in `raw` when too long).
+    consumed: Vec<u64>,
     parsed: std::vec::IntoIter<Line>,
     /// A read error met while filling the batch: returned once the lines before it are out.
     failed: Option<io::Error>,
@@ -209,8 +244,10 @@ impl Stream {
         Stream {
             input,
             reader,
-            raw: Vec::with_capacity(BATCH_BYTES + 4096),
+            // Grown as needed: many small files open at once stay small.
+            raw: Vec::new(),
             ends: Vec::new(),
+            consumed: Vec::new(),
             parsed: Vec::new().into_iter(),
             failed: None,
             line_no: 0,
@@ -245,16 +282,21 @@ impl Stream {
         self.reader = Box::new(io::empty());
         self.raw = Vec::new();
         self.ends = Vec::new();
+        self.consumed = Vec::new();
     }
 
     /// Reads and parses the next batch of lines.
     fn fill(&mut self) {
         self.raw.clear();
         self.ends.clear();
+        self.consumed.clear();
         while self.raw.len() < BATCH_BYTES {
-            match self.reader.read_until(b'\n', &mut self.raw) {
+            match read_line_capped(self.reader.as_mut(), &mut self.raw) {
                 Ok(0) => break,
-                Ok(_) => self.ends.push(self.raw.len()),
+                Ok(n) => {
+                    self.ends.push(self.raw.len());
+                    self.consumed.push(n);
+                }
                 Err(e) => {
                     // What was read of the broken line is not a line.
                     self.raw.truncate(self.ends.last().copied().unwrap_or(0));
@@ -265,8 +307,7 @@ impl Stream {
         }
         let entries = parse_batch(&self.raw, &self.ends);
         let mut lines = Vec::with_capacity(entries.len());
-        let mut start = 0;
-        for (&end, entry) in self.ends.iter().zip(entries) {
+        for ((entry, _), &bytes) in entries.into_iter().zip(&self.ends).zip(&self.consumed) {
             let own_at = entry.as_ref().and_then(|e| e.at);
             if own_at.is_some() {
                 self.last_at = own_at;
@@ -275,9 +316,8 @@ impl Stream {
                 at: own_at.or(self.last_at),
                 timed: own_at.is_some(),
                 entry,
-                bytes: (end - start) as u64,
+                bytes,
             });
-            start = end;
         }
         self.parsed = lines.into_iter();
     }
@@ -289,6 +329,46 @@ impl Stream {
             self.input,
         )
     }
+}
+
+/// A line longer than this is skipped (and counted as such), never held whole: a file with no
+/// newline at all (the run of NUL bytes a copy-and-truncate can leave) cannot fill the memory.
+const MAX_LINE: usize = 1 << 20;
+
+/// Appends one line (with its newline) to `out` and returns the bytes it took in the file, 0 at
+/// the end. A line longer than [`MAX_LINE`] is consumed but nothing of it is kept.
+fn read_line_capped(reader: &mut dyn BufRead, out: &mut Vec<u8>) -> io::Result<u64> {
+    let start = out.len();
+    let mut consumed = 0u64;
+    let mut too_long = false;
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            break;
+        }
+        let (n, done) = match memchr::memchr(b'\n', buf) {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        if !too_long {
+            if out.len() - start + n > MAX_LINE {
+                too_long = true;
+                out.truncate(start);
+            } else {
+                out.extend_from_slice(&buf[..n]);
+            }
+        }
+        reader.consume(n);
+        consumed += n as u64;
+        if done {
+            break;
+        }
+    }
+    Ok(consumed)
 }
 
 /// Parses the lines of a batch, a big batch in two halves on two threads.
@@ -350,6 +430,11 @@ pub(crate) fn for_each_line(
     // The files in the order of their first timed line (untimed files first, by name).
     let mut pending: Vec<(i64, usize)> = Vec::with_capacity(inputs.len());
     for (i, input) in inputs.iter().enumerate() {
+        if !input.regular {
+            // Reading a pipe to find its first time would consume what it holds.
+            pending.push((i64::MIN, i));
+            continue;
+        }
         match first_time(&input.path) {
             Ok(t) => pending.push((t.unwrap_or(i64::MIN), i)),
             Err(e) => trouble(&mut troubles, input, 0, &e),
@@ -367,7 +452,9 @@ pub(crate) fn for_each_line(
                 break;
             }
             pending.pop();
-            let opened = open(&inputs[i].path, Arc::clone(read)).and_then(|reader| {
+            let input = &inputs[i];
+            let len = input.regular.then_some(input.len);
+            let opened = open(&input.path, len, Arc::clone(read)).and_then(|reader| {
                 let mut s = Stream::new(i, reader);
                 s.advance().map(|()| s)
             });
@@ -401,7 +488,7 @@ pub(crate) fn for_each_line(
 
 /// The time of a file's first timed line (within its first 1 000 lines), to order the files.
 fn first_time(path: &Path) -> io::Result<Option<i64>> {
-    let mut reader = open(path, Arc::default())?;
+    let mut reader = open(path, Some(8192), Arc::default())?;
     let mut buf = Vec::new();
     for _ in 0..1000 {
         buf.clear();
@@ -420,9 +507,12 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    /// Test times are seconds after this instant (2026-11-30T10:00:00Z).
+    const BASE: i64 = 1_796_032_800;
+
     fn line(at_s: i64, level: &str, message: &str) -> String {
         let mut t = Vec::new();
-        crate::timestamp::push_rfc3339(&mut t, at_s * 1_000_000);
+        crate::timestamp::push_rfc3339(&mut t, (BASE + at_s) * 1_000_000);
         format!(
             "{{\"timestamp\":\"{}\",\"level\":\"{level}\",\"message\":\"{message}\",\"target\":\"app\"}}\n",
             String::from_utf8(t).unwrap()
@@ -450,7 +540,7 @@ mod tests {
                 .unwrap()
                 .to_string_lossy()
                 .into_owned();
-            out.push((name, l.at.map(|t| t / 1_000_000)));
+            out.push((name, l.at.map(|t| t / 1_000_000 - BASE)));
         });
         (out, troubles)
     }
@@ -525,7 +615,7 @@ mod tests {
         let mut seen = Vec::new();
         let mut bytes = 0;
         for_each_line(&inputs, &Arc::default(), |_, l| {
-            seen.push((l.at.unwrap() / 1_000_000, l.timed));
+            seen.push((l.at.unwrap() / 1_000_000 - BASE, l.timed));
             bytes += l.bytes;
         });
         assert_eq!(bytes, text.len() as u64);
@@ -537,6 +627,86 @@ mod tests {
             }
         }
         assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn names_links_and_other_compressions() {
+        assert_eq!(family(Path::new("app-2026-11-25.log")), "app");
+        assert_eq!(family(Path::new("app_20261125.log.gz")), "app");
+        assert_eq!(family(Path::new("app2.log")), "app2");
+        assert_eq!(family(Path::new("2026-11-25.log")), "2026-11-25");
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir.path().join("app.log"), &line(1, "INFO", "a"));
+        std::os::unix::fs::symlink(dir.path().join("app.log"), dir.path().join("current.log"))
+            .unwrap();
+        write(&dir.path().join("app.log.1.xz"), "\u{fd}7zXZ");
+        let inputs = discover(&[dir.path().to_path_buf()]).unwrap();
+        let names: Vec<_> = inputs
+            .iter()
+            .map(|i| {
+                (
+                    i.path.file_name().unwrap().to_str().unwrap(),
+                    i.family.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [("app.log", "app")],
+            "the link's target, under its own name"
+        );
+    }
+
+    #[test]
+    fn a_line_longer_than_the_cap_is_skipped_and_the_next_one_is_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let huge = "x".repeat(MAX_LINE + 10);
+        let text = line(1, "INFO", "before") + &huge + "\n" + &line(2, "ERROR", "after");
+        write(&dir.path().join("app.log"), &text);
+        let inputs = discover(&[dir.path().to_path_buf()]).unwrap();
+        let mut seen = Vec::new();
+        let mut bytes = 0;
+        for_each_line(&inputs, &Arc::default(), |_, l| {
+            seen.push(l.entry.as_ref().map(|e| e.severity()));
+            bytes += l.bytes;
+        });
+        assert_eq!(
+            seen,
+            [
+                Some(super::super::line::Severity::Info),
+                None,
+                Some(super::super::line::Severity::Error)
+            ]
+        );
+        assert_eq!(bytes, text.len() as u64);
+    }
+
+    #[test]
+    fn a_fifo_is_read_once_from_its_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let text: String = (0..5000)
+            .map(|i| line(i, "INFO", "through a pipe"))
+            .collect();
+        let writer = {
+            let (fifo, text) = (fifo.clone(), text.clone());
+            std::thread::spawn(move || std::fs::write(fifo, text).unwrap())
+        };
+        let inputs = discover(std::slice::from_ref(&fifo)).unwrap();
+        assert!(!inputs[0].regular);
+        let mut n = 0;
+        let troubles = for_each_line(&inputs, &Arc::default(), |_, l| {
+            assert_eq!(l.at.unwrap() / 1_000_000 - BASE, n);
+            n += 1;
+        });
+        writer.join().unwrap();
+        assert!(troubles.is_empty(), "{troubles:?}");
+        assert_eq!(n, 5000);
     }
 
     #[test]

@@ -142,11 +142,30 @@ pub(crate) struct Entry<'a> {
     pub(crate) target: Option<Cow<'a, str>>,
     pub(crate) trace_id: Option<Cow<'a, str>>,
     pub(crate) service: Option<Cow<'a, str>>,
+    /// `host` / `host.hostname` and `pid` / `process.pid`: which process wrote the line, so
+    /// that replicas of one service are not counted as one.
+    pub(crate) host: Option<Cow<'a, str>>,
+    pub(crate) pid: Option<u64>,
     /// Set for the crate's own alert records only.
     pub(crate) alert: Option<AlertRecord>,
 }
 
 impl Entry<'_> {
+    pub(crate) fn into_owned(self) -> Entry<'static> {
+        let own = |s: Option<Cow<'_, str>>| s.map(|s| Cow::Owned(s.into_owned()));
+        Entry {
+            at: self.at,
+            severity: self.severity,
+            message: own(self.message),
+            target: own(self.target),
+            trace_id: own(self.trace_id),
+            service: own(self.service),
+            host: own(self.host),
+            pid: self.pid,
+            alert: self.alert,
+        }
+    }
+
     pub(crate) fn severity(&self) -> Severity {
         self.severity.unwrap_or(Severity::Unknown)
     }
@@ -169,9 +188,24 @@ impl Entry<'_> {
 /// plain-text line, a stack trace printed by something else.
 pub(crate) fn parse(line: &[u8]) -> Option<Entry<'_>> {
     let line = line.trim_ascii();
+    // A byte-order mark, as some Windows tools write at the start of a file.
+    let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
     if line.first() != Some(&b'{') {
         return None;
     }
+    match parse_object(line) {
+        Some(entry) => Some(entry),
+        // One stray byte that is not UTF-8 (a Latin-1 `é` in a message) must not lose an ERROR
+        // line: read it again with the bad bytes replaced. Only lines that failed pay for this.
+        None if std::str::from_utf8(line).is_err() => {
+            let text = String::from_utf8_lossy(line).into_owned();
+            parse_object(text.as_bytes()).map(Entry::into_owned)
+        }
+        None => None,
+    }
+}
+
+fn parse_object(line: &[u8]) -> Option<Entry<'_>> {
     let mut de = serde_json::Deserializer::from_slice(line);
     let found = de.deserialize_map(LineVisitor).ok()?;
     de.end().ok()?;
@@ -226,8 +260,8 @@ struct Found<'a> {
     service: Option<(u8, Cow<'a, str>)>,
     alert: AlertRecord,
     alert_mark: bool,
-    /// Kept for an alert record only, and so borrowed until then.
     host: Option<Cow<'a, str>>,
+    pid: Option<u64>,
 }
 
 fn keep<T>(slot: &mut Option<(u8, T)>, rank: u8, value: Option<T>) {
@@ -243,7 +277,8 @@ impl<'a> Found<'a> {
         let target = self.target.map(|(_, t)| t);
         let alert = (self.alert_mark && target.as_deref() == Some("logwarden::alert")).then(|| {
             AlertRecord {
-                host: self.host.map(Cow::into_owned),
+                host: self.host.as_deref().map(str::to_owned),
+                pid: self.pid,
                 ..self.alert
             }
         });
@@ -254,6 +289,8 @@ impl<'a> Found<'a> {
             target,
             trace_id: self.trace_id.map(|(_, t)| t),
             service: self.service.map(|(_, s)| s),
+            host: self.host,
+            pid: self.pid,
             alert,
         }
     }
@@ -391,7 +428,7 @@ impl<'de> Visitor<'de> for LineVisitor {
                 }
                 b"pid" | b"process.pid" => {
                     let v = map.next_value::<Scalar<'de>>()?;
-                    found.alert.pid = v.number().map(|n| n as u64);
+                    found.pid = v.number().filter(|n| *n >= 0.0).map(|n| n as u64);
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -556,8 +593,16 @@ fn epoch_number(n: f64) -> Option<i64> {
     } else {
         n / 1e3
     };
-    (micros < 9.2e18).then_some(micros as i64)
+    // Only plausible instants (a small number in `time` is a duration, not 1970).
+    (EARLIEST as f64..LATEST as f64)
+        .contains(&micros)
+        .then_some(micros as i64)
 }
+
+/// The times a log line can plausibly carry: from 2000 (smaller epoch numbers are durations or
+/// counters) to 2200 (beyond, arithmetic on them would overflow somewhere downstream).
+const EARLIEST: i64 = 946_684_800_000_000;
+const LATEST: i64 = 7_258_118_400_000_000;
 
 /// RFC 3339 and its common relatives: `2026-11-25T22:00:59.123456Z`, `…+01:00`, `…+0100`, a space
 /// instead of `T`, a comma before the fraction (Python's `asctime`), any number of fractional
@@ -623,7 +668,7 @@ pub(crate) fn parse_time(s: &str) -> Option<i64> {
     };
     let days = days_from_civil(i64::from(year), month, day);
     let secs = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_secs;
-    Some(secs * 1_000_000 + micros)
+    Some(secs * 1_000_000 + micros).filter(|t| (EARLIEST..LATEST).contains(t))
 }
 
 #[cfg(test)]
@@ -657,6 +702,11 @@ mod tests {
         assert_eq!(epoch_number(1_795_987_259.123_456), Some(T));
         assert_eq!(epoch_number(1_795_987_259_123.0), Some(T - 456));
         assert_eq!(epoch_number(-1.0), None);
+        // Implausible instants are no time at all: a duration in `time`, year 0, year 9999.
+        assert_eq!(epoch_number(0.25), None);
+        assert_eq!(epoch_number(9.19e21), None);
+        assert_eq!(parse_time("0000-01-01T00:00:00Z"), None);
+        assert_eq!(parse_time("9999-12-31T23:59:59Z"), None);
     }
 
     #[test]
@@ -680,6 +730,9 @@ mod tests {
         let dd = entry(r#"{"timestamp":1795987259123,"status":"warn","logger.name":"a"}"#);
         assert_eq!(dd.severity, Some(Severity::Warn));
         assert_eq!(dd.at, Some(T - 456));
+        // zap's `ts` wins over a `time` field that is a duration.
+        let zap = entry(r#"{"ts":1795987259.123456,"time":0.25,"level":"error"}"#);
+        assert_eq!(zap.at, Some(T));
     }
 
     #[test]
@@ -752,5 +805,14 @@ mod tests {
             assert!(parse(bad.as_bytes()).is_none(), "{bad:?}");
         }
         assert!(parse(b"  {\"level\":\"error\"}\r").is_some());
+        assert!(parse(b"\xEF\xBB\xBF{\"level\":\"error\"}").is_some());
+    }
+
+    #[test]
+    fn a_byte_that_is_not_utf8_does_not_lose_the_line() {
+        let e = parse(b"{\"level\":\"ERROR\",\"message\":\"caf\xe9 closed\",\"pid\":7}").unwrap();
+        assert!(e.is_error());
+        assert_eq!(e.message.as_deref(), Some("caf\u{fffd} closed"));
+        assert_eq!(e.pid, Some(7));
     }
 }
