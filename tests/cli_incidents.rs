@@ -355,9 +355,10 @@ fn exit_codes_and_errors_name_the_path() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("--since"));
 }
 
-/// Reading an unreadable file is reported with its name; the other files are still read.
+/// An unreadable file is reported with its name; the other files are still read and shown,
+/// and the exit code (1) says the figures are incomplete.
 #[test]
-fn an_unreadable_file_is_named_and_the_rest_is_read() {
+fn an_unreadable_file_is_named_the_rest_is_read_and_the_exit_code_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let good = format!(
         "{{\"timestamp\":\"{}\",\"level\":\"ERROR\",\"message\":\"m\"}}\n",
@@ -371,12 +372,166 @@ fn an_unreadable_file_is_named_and_the_rest_is_read() {
     )
     .unwrap();
     let out = logwarden(&["incidents", dir.path().to_str().unwrap(), "--json"]);
-    assert!(out.status.success());
+    assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("a.log.1.gz"), "{err}");
+    assert!(err.contains("1 file could not be read to the end"), "{err}");
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["errors"], 1);
-    assert!(Path::new(&dir.path().join("a.log")).exists());
+}
+
+fn write_lines(path: &Path, lines: &[String]) {
+    std::fs::write(path, lines.concat()).unwrap();
+}
+
+fn record(secs: u64, level: &str, fields: &str) -> String {
+    format!(
+        "{{\"timestamp\":\"{}\",\"level\":\"{level}\",{fields}}}\n",
+        rfc3339(T0 + secs)
+    )
+}
+
+/// A logwarden service with alert records beside a Python service without: each is described
+/// its own way, and neither hides the other.
+#[test]
+fn records_for_the_services_that_have_them_derived_for_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let alert = |secs: u64, kind: &str, resolved: bool| {
+        record(
+            secs,
+            if resolved { "INFO" } else { "WARN" },
+            &format!(
+                "\"message\":\"x\",\"target\":\"logwarden::alert\",\"service\":\"orders\",\"host\":\"h\",\"pid\":1,\"alert\":\"{kind}\",\"incident\":1,\"errors_total\":5,\"top_error\":\"db down\",\"opened_at\":\"{}\"{}",
+                rfc3339(T0 + 100),
+                if resolved { format!(",\"resolved_at\":\"{}\"", rfc3339(T0 + 160)) } else { String::new() }
+            ),
+        )
+    };
+    write_lines(
+        &dir.path().join("orders.log"),
+        &[alert(100, "opened", false), alert(161, "resolved", true)],
+    );
+    let python: Vec<String> = (0..6)
+        .map(|i| {
+            record(
+                1_000 + i,
+                "ERROR",
+                "\"message\":\"card declined\",\"name\":\"payments\"",
+            )
+        })
+        .chain(std::iter::once(record(2_000, "INFO", "\"message\":\"ok\"")))
+        .collect();
+    write_lines(&dir.path().join("payments.log"), &python);
+    let v = json(&["incidents", dir.path().to_str().unwrap(), "--json"]);
+    assert_eq!(v["count"], 2, "{v:#}");
+    assert_eq!(v["source"], "alert records, derived where there are none");
+    assert_eq!(v["incidents"][0]["top_message"], "db down");
+    assert_eq!(v["incidents"][0]["service"], "orders");
+    assert_eq!(v["incidents"][1]["top_message"], "card declined");
+    assert_eq!(v["incidents"][1]["service"], "payments");
+}
+
+/// A container restarted between two incidents: same host, pid 1, incident #1 both times.
+#[test]
+fn a_restarted_container_numbers_from_one_again_and_both_incidents_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let alert = |secs: u64, kind: &str, opened: u64, exact: bool| {
+        let mut fields = format!(
+            "\"message\":\"x\",\"target\":\"logwarden::alert\",\"service\":\"orders\",\"host\":\"web\",\"pid\":1,\"alert\":\"{kind}\",\"incident\":1,\"errors_total\":5,\"duration_secs\":56.0"
+        );
+        if exact {
+            fields.push_str(&format!(",\"opened_at\":\"{}\"", rfc3339(T0 + opened)));
+        }
+        record(
+            secs,
+            if kind == "resolved" { "INFO" } else { "WARN" },
+            &fields,
+        )
+    };
+    for exact in [true, false] {
+        write_lines(
+            &dir.path().join("orders.log"),
+            &[
+                alert(4, "opened", 4, exact),
+                alert(60, "resolved", 4, exact),
+                alert(3_604, "opened", 3_604, exact),
+                alert(3_660, "resolved", 3_604, exact),
+            ],
+        );
+        let v = json(&["incidents", dir.path().to_str().unwrap(), "--json"]);
+        assert_eq!(v["count"], 2, "exact opening times: {exact}: {v:#}");
+        assert_eq!(v["mttr_s"].as_f64(), Some(56.0), "exact: {exact}");
+    }
+}
+
+/// Two replicas of one service, three errors each within the window: each process has its own
+/// window in the library, so with a threshold of 5 there is no incident, as in each file alone.
+#[test]
+fn replicas_of_a_service_each_have_their_own_window() {
+    let dir = tempfile::tempdir().unwrap();
+    for pod in ["a", "b"] {
+        let lines: Vec<String> = (0..3)
+            .map(|i| {
+                record(
+                    i * 10 + u64::from(pod == "b"),
+                    "ERROR",
+                    &format!("\"message\":\"boom\",\"service\":\"orders\",\"host\":\"pod-{pod}\",\"pid\":1"),
+                )
+            })
+            .collect();
+        write_lines(&dir.path().join(format!("orders-{pod}.log")), &lines);
+    }
+    let v = json(&["incidents", dir.path().to_str().unwrap(), "--json"]);
+    assert_eq!(v["count"], 0, "{v:#}");
+    assert_eq!(v["errors"], 6);
+    // One process writing all six does cross the threshold.
+    let lines: Vec<String> = (0..6)
+        .map(|i| {
+            record(
+                i * 5,
+                "ERROR",
+                "\"message\":\"boom\",\"service\":\"orders\",\"host\":\"pod-a\",\"pid\":1",
+            )
+        })
+        .collect();
+    let one = tempfile::tempdir().unwrap();
+    write_lines(&one.path().join("orders.log"), &lines);
+    assert_eq!(
+        json(&["incidents", one.path().to_str().unwrap(), "--json"])["count"],
+        1
+    );
+}
+
+/// A pipe is read once, from its start: nothing is consumed to find its first time.
+#[test]
+fn a_pipe_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines: Vec<String> = (0..20_000)
+        .map(|i| {
+            record(
+                i,
+                if i % 1000 < 5 { "ERROR" } else { "INFO" },
+                "\"message\":\"m\"",
+            )
+        })
+        .collect();
+    let path = dir.path().join("big.log");
+    write_lines(&path, &lines);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logwarden"))
+        .args(["incidents", "--json", "/dev/stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let text = lines.concat();
+    let feeder = std::thread::spawn(move || stdin.write_all(text.as_bytes()).unwrap());
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["lines"], 20_000);
+    assert_eq!(v["count"], 20);
 }
 
 /// The progress line: drawn on a terminal (a pseudo-terminal from util-linux's `script`) once

@@ -21,7 +21,7 @@ pub(crate) fn run(args: IncidentsArgs) -> Result<(), Failure> {
     };
     // A closed stdout (`| head`) is not an error worth a message.
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
-    Ok(())
+    summary.complete()
 }
 
 fn seconds(d: std::time::Duration) -> f64 {
@@ -47,13 +47,14 @@ pub(crate) fn as_json(summary: &Summary) -> serde_json::Value {
             })
         })
         .collect();
-    let (source, rule) = match summary.source {
-        Source::Records => ("alert records", serde_json::Value::Null),
-        Source::Derived { threshold, window } => (
-            "derived from ERROR times",
-            json!({"threshold": threshold, "window_s": window.as_secs_f64()}),
-        ),
+    let source = match summary.source {
+        Source::Records => "alert records",
+        Source::Derived { .. } => "derived from ERROR times",
+        Source::Mixed { .. } => "alert records, derived where there are none",
     };
+    let rule = summary.source.rule().map(
+        |(threshold, window)| json!({"threshold": threshold, "window_s": window.as_secs_f64()}),
+    );
     json!({
         "incidents": incidents,
         "count": summary.incidents.len(),
@@ -188,13 +189,8 @@ fn table(summary: &Summary, colour: bool) -> String {
             " ({open} still open, left out of the total and MTTR)"
         ));
     }
-    out.push_str(&match summary.source {
-        Source::Records => ", from the alert records".to_owned(),
-        Source::Derived { threshold, window } => format!(
-            ", derived: {threshold} ERRORs within {}",
-            human_duration(window)
-        ),
-    });
+    out.push_str(", ");
+    out.push_str(&summary.source.describe());
     out.push('\n');
     let mttr = summary
         .mttr()

@@ -67,7 +67,7 @@ pub(crate) fn summarize(scope: &Scope) -> Result<Summary, Failure> {
             }
         )));
     }
-    Ok(tally.finish(inputs.into_iter().map(|i| i.path).collect()))
+    Ok(tally.finish(inputs.into_iter().map(|i| i.path).collect(), troubles.len()))
 }
 
 /// `reading 412 MB of 1.0 GB (41 %), 350 MB/s` on stderr, redrawn in place, erased when done.

@@ -18,6 +18,36 @@ pub(crate) enum Source {
     Records,
     /// Replaying ERROR times through the threshold engine.
     Derived { threshold: usize, window: Duration },
+    /// Alert records for the services that have them, derived for the others.
+    Mixed { threshold: usize, window: Duration },
+}
+
+impl Source {
+    /// `from the alert records`, `derived: 5 ERRORs within 1m 00s`, or both.
+    pub(crate) fn describe(self) -> String {
+        match self {
+            Source::Records => "from the alert records".to_owned(),
+            Source::Derived { threshold, window } => format!(
+                "derived: {threshold} ERRORs within {}",
+                crate::alert::human_duration(window)
+            ),
+            Source::Mixed { threshold, window } => format!(
+                "from the alert records where the logs have them, else derived: {threshold} \
+                 ERRORs within {}",
+                crate::alert::human_duration(window)
+            ),
+        }
+    }
+
+    /// The rule incidents were derived with, if any.
+    pub(crate) fn rule(self) -> Option<(usize, Duration)> {
+        match self {
+            Source::Records => None,
+            Source::Derived { threshold, window } | Source::Mixed { threshold, window } => {
+                Some((threshold, window))
+            }
+        }
+    }
 }
 
 /// One incident, times in microseconds since the epoch.
@@ -66,9 +96,25 @@ pub(crate) struct Summary {
     pub(crate) bytes: u64,
     /// The files read, in the order read.
     pub(crate) files: Vec<PathBuf>,
+    /// Files that could not be read to their end (each reported on stderr).
+    pub(crate) unread: usize,
 }
 
 impl Summary {
+    /// After the output: files that could not be read to their end make the command fail
+    /// (exit 1), since its figures leave out what they held.
+    pub(crate) fn complete(&self) -> Result<(), crate::cli::Failure> {
+        match self.unread {
+            0 => Ok(()),
+            n => Err(crate::cli::Failure(format!(
+                "{n} file{} could not be read to the end (see above): the figures leave out what \
+                 {} held",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "it" } else { "they" }
+            ))),
+        }
+    }
+
     /// Resolved incidents only: an incident still open has no duration yet.
     pub(crate) fn resolved(&self) -> impl Iterator<Item = &Incident> {
         self.incidents.iter().filter(|i| i.resolved_at.is_some())
@@ -113,9 +159,25 @@ pub(crate) struct Options {
 }
 
 /// An incident being rebuilt from alert records, keyed by the process that wrote them.
-type RecordKey = (Option<String>, Option<u64>, u64);
+/// The process (see [`process_key`]), the incident's number in it, and when it opened: a
+/// restarted container has the same host and pid 1 and numbers its incidents from 1 again.
+type RecordKey = (String, u64, Option<i64>);
 
-/// One service's replay of the threshold engine.
+/// Which process wrote a line, as far as it says: the in-process engine counts per process, so
+/// replicas of one service (one file each, or interleaved in one) each have their own window.
+/// Lines that name no host or pid fall back to the service alone.
+fn process_key(service: &str, host: Option<&str>, pid: Option<u64>) -> String {
+    match (host, pid) {
+        (None, None) => service.to_owned(),
+        _ => format!(
+            "{service}\u{1f}{}\u{1f}{}",
+            host.unwrap_or(""),
+            pid.map_or(String::new(), |p| p.to_string())
+        ),
+    }
+}
+
+/// One process's replay of the threshold engine.
 struct Replay {
     engine: Engine,
     /// Index in `derived` of its open incident.
@@ -130,10 +192,15 @@ pub(crate) struct Tally {
     replays: HashMap<String, Replay>,
     derived: Vec<Incident>,
     recorded: HashMap<RecordKey, Incident>,
-    /// Recorded incidents with no `resolved` record yet: their service, and the newest error
-    /// their last record counted.
-    unresolved: HashMap<RecordKey, (Option<String>, i64)>,
-    /// The time of every application ERROR line, by service: an incident still open at the end
+    /// Recorded incidents whose number came round again (a restart before the new record kept
+    /// the exact opening time).
+    recorded_done: Vec<Incident>,
+    /// Services whose logs hold alert records: their incidents come from those.
+    recording: std::collections::HashSet<String>,
+    /// Recorded incidents with no `resolved` record yet: the newest error their last record
+    /// counted.
+    unresolved: HashMap<RecordKey, i64>,
+    /// The time of every application ERROR line, by process: an incident still open at the end
     /// adds those after its last record to the record's count (8 bytes an error).
     error_times: HashMap<String, Vec<i64>>,
     first_at: Option<i64>,
@@ -161,6 +228,8 @@ impl Tally {
             replays: HashMap::new(),
             derived: Vec::new(),
             recorded: HashMap::new(),
+            recorded_done: Vec::new(),
+            recording: std::collections::HashSet::new(),
             unresolved: HashMap::new(),
             error_times: HashMap::new(),
             first_at: None,
@@ -196,21 +265,18 @@ impl Tally {
             }
             return;
         };
+        let service = entry.service.as_deref().unwrap_or(family);
         if let Some(record) = &entry.alert {
-            self.record(at, record, entry.service.as_deref());
+            let process = process_key(service, entry.host.as_deref(), entry.pid);
+            self.record(at, record, service, process);
         }
         // Time passes for every service: an incident ends when its window goes quiet, whoever
         // wrote the line that shows it.
         self.tick(at);
         if entry.is_error() {
-            let service = entry.service.as_deref().unwrap_or(family);
-            self.observe(at, service, entry);
-            match self.error_times.get_mut(service) {
-                Some(times) => times.push(at),
-                None => {
-                    self.error_times.insert(service.to_owned(), vec![at]);
-                }
-            }
+            let process = process_key(service, entry.host.as_deref(), entry.pid);
+            self.observe(at, service, &process, entry);
+            self.error_times.entry(process).or_default().push(at);
         }
         if !in_range {
             return;
@@ -241,11 +307,11 @@ impl Tally {
         }
     }
 
-    fn observe(&mut self, at: i64, service: &str, entry: &Entry<'_>) {
+    fn observe(&mut self, at: i64, service: &str, process: &str, entry: &Entry<'_>) {
         let options = &self.options;
         let replay = self
             .replays
-            .entry(service.to_owned())
+            .entry(process.to_owned())
             .or_insert_with(|| Replay {
                 engine: Engine::new(Settings {
                     threshold: options.threshold,
@@ -297,17 +363,21 @@ impl Tally {
         }
     }
 
-    fn record(&mut self, at: i64, record: &AlertRecord, service: Option<&str>) {
+    fn record(&mut self, at: i64, record: &AlertRecord, service: &str, process: String) {
         let Some(mark) = record.mark else { return };
-        let key = (
-            record.host.clone(),
-            record.pid,
-            record.incident.unwrap_or(0),
-        );
+        self.recording.insert(service.to_owned());
+        let key = (process, record.incident.unwrap_or(0), record.opened_at);
+        if mark == AlertMark::Opened {
+            // The same number opened again: a restarted process (older records, without the
+            // exact opening time in the key). The earlier incident is complete.
+            if let Some(done) = self.recorded.remove(&key) {
+                self.recorded_done.push(done);
+            }
+        }
         let incident = self.recorded.entry(key.clone()).or_insert_with(|| {
             let opened_at = record.opened_at.unwrap_or(at);
             Incident {
-                service: service.map(str::to_owned),
+                service: Some(service.to_owned()),
                 first_error_at: record.first_error_at.unwrap_or(opened_at),
                 opened_at,
                 first_alert_at: at,
@@ -327,14 +397,6 @@ impl Tally {
             incident.top_message.clone_from(top);
         }
         if mark == AlertMark::Resolved {
-            self.unresolved.remove(&key);
-        } else {
-            let counted_until = record.last_error_at.or(record.opened_at).unwrap_or(at);
-            self.unresolved
-                .insert(key.clone(), (service.map(str::to_owned), counted_until));
-        }
-        let incident = self.recorded.get_mut(&key).expect("inserted above");
-        if mark == AlertMark::Resolved {
             let resolved_at = record.resolved_at.unwrap_or(at);
             incident.resolved_at = Some(resolved_at);
             if record.opened_at.is_none() {
@@ -343,39 +405,52 @@ impl Tally {
                     incident.opened_at = resolved_at - (d * 1e6) as i64;
                 }
             }
+            self.unresolved.remove(&key);
+        } else {
+            let counted_until = record.last_error_at.or(record.opened_at).unwrap_or(at);
+            self.unresolved.insert(key, counted_until);
         }
     }
 
-    pub(crate) fn finish(mut self, files: Vec<PathBuf>) -> Summary {
+    pub(crate) fn finish(mut self, files: Vec<PathBuf>, unread: usize) -> Summary {
         // An incident still open: its last record's count, and the errors that came after it.
         for times in self.error_times.values_mut() {
             times.sort_unstable();
         }
-        for (key, (service, counted_until)) in &self.unresolved {
-            let after =
-                |times: &Vec<i64>| times.len() - times.partition_point(|t| t <= counted_until);
-            let since: usize = match service {
-                Some(s) => self.error_times.get(s).map_or(0, after),
-                None => self.error_times.values().map(after).sum(),
-            };
+        for (key, counted_until) in &self.unresolved {
+            let since = self.error_times.get(&key.0).map_or(0, |times| {
+                times.len() - times.partition_point(|t| t <= counted_until)
+            });
             if let Some(incident) = self.recorded.get_mut(key) {
                 incident.errors += since as u64;
             }
         }
-        let use_records = !self.options.derive && !self.recorded.is_empty();
-        let (mut incidents, source) = if use_records {
-            (
-                self.recorded.into_values().collect::<Vec<_>>(),
-                Source::Records,
-            )
+        let derived_source = Source::Derived {
+            threshold: self.options.threshold,
+            window: self.options.window,
+        };
+        let (mut incidents, source) = if self.options.derive || self.recording.is_empty() {
+            (self.derived, derived_source)
         } else {
-            (
-                self.derived,
-                Source::Derived {
+            // Services with alert records are described by them; the others (a Python service
+            // in the same directory) are derived, each by its own rule.
+            let mut incidents: Vec<Incident> = self.recorded.into_values().collect();
+            incidents.extend(self.recorded_done);
+            let before = incidents.len();
+            let recording = &self.recording;
+            incidents.extend(
+                self.derived
+                    .into_iter()
+                    .filter(|i| i.service.as_deref().is_none_or(|s| !recording.contains(s))),
+            );
+            let source = match incidents.len() > before {
+                true => Source::Mixed {
                     threshold: self.options.threshold,
                     window: self.options.window,
                 },
-            )
+                false => Source::Records,
+            };
+            (incidents, source)
         };
         let (since, until) = (self.options.since, self.options.until);
         // An incident belongs to the range it opened in.
@@ -395,6 +470,7 @@ impl Tally {
             errors: self.errors,
             bytes: self.bytes,
             files,
+            unread,
         }
     }
 }
@@ -537,7 +613,7 @@ mod tests {
                 at(100)
             ),
         );
-        let s = tally.finish(Vec::new());
+        let s = tally.finish(Vec::new(), 0);
         assert_eq!(s.source, Source::Records);
         let i = &s.incidents[0];
         assert_eq!(
@@ -563,7 +639,7 @@ mod tests {
                 ),
             );
         }
-        let s = tally.finish(Vec::new());
+        let s = tally.finish(Vec::new(), 0);
         assert!(s.incidents.is_empty());
         assert_eq!(s.errors, 4);
         assert_eq!(

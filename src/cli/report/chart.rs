@@ -423,6 +423,7 @@ mod tests {
             errors: 0,
             bytes: 0,
             files: Vec::new(),
+            unread: 0,
         }
     }
 

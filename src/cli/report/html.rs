@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::chart::{self, Series};
 use crate::alert::human_duration;
-use crate::read::history::{Incident, Source, Summary};
+use crate::read::history::{Incident, Summary};
 
 /// What the page says about itself, besides the summary.
 #[derive(Debug, Clone)]
@@ -77,13 +77,7 @@ fn header(page: &mut String, s: &Summary, meta: &Meta) {
 
 fn figures(page: &mut String, s: &Summary) {
     page.push_str("<section class=\"figures\">\n");
-    let source = match s.source {
-        Source::Records => "from the alert records".to_owned(),
-        Source::Derived { threshold, window } => format!(
-            "derived: {threshold} errors within {}",
-            human_duration(window)
-        ),
-    };
+    let source = s.source.describe();
     figure(
         page,
         "Incidents",
@@ -485,6 +479,7 @@ mod tests {
             errors: 34,
             bytes: 1_234_567,
             files: vec![PathBuf::from("/var/log/orders/orders.log")],
+            unread: 0,
         }
     }
 
@@ -659,6 +654,7 @@ mod tests {
             errors: 0,
             bytes: 40,
             files: vec![PathBuf::from("empty.log")],
+            unread: 0,
         };
         let page = render(&s, &meta());
         assert!(page.contains("id=\"no-chart\">Nothing to chart"));
@@ -668,7 +664,7 @@ mod tests {
         assert_eq!(text_of(&page, "still-open"), "0");
         assert!(rows(&page, "incidents").is_empty());
         assert!(rows(&page, "top-errors").is_empty());
-        assert!(page.contains("derived: 5 errors within 1m 00s"));
+        assert!(page.contains("derived: 5 ERRORs within 1m 00s"));
         assert!(page.contains("No incidents."));
     }
 

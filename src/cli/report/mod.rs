@@ -43,7 +43,7 @@ pub(crate) fn run(args: ReportArgs) -> Result<(), Failure> {
         line.push_str(&format!(", {open} still open"));
     }
     let _ = writeln!(std::io::stderr(), "{line}");
-    Ok(())
+    summary.complete()
 }
 
 /// The page's title: what was read.
