@@ -330,6 +330,14 @@ fn exit_codes_and_errors_name_the_path() {
         vec!["incidents", d, "--threshold", "0"],
         vec!["incidents", d, "--window", "soon"],
         vec!["incidents", d, "--since", "last tuesday"],
+        vec![
+            "incidents",
+            d,
+            "--since",
+            "2026-11-26",
+            "--until",
+            "2026-11-25",
+        ],
         vec!["frobnicate"],
     ] {
         let out = logwarden(&args);

@@ -724,3 +724,37 @@ fn from_start_replays_the_incidents_at_the_lines_own_times() {
         (6, 5, 1, 1)
     );
 }
+
+/// A log stamped ahead of the wall clock (a wrong clock, or local time written without an
+/// offset east of UTC): the replay never takes the engine's time past the wall clock, so the
+/// incident it opens resolves once its window goes quiet, not when the wall clock catches up.
+#[test]
+fn a_replay_of_lines_stamped_in_the_future_still_resolves() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("orders.log");
+    let text: String = (0..3)
+        .map(|i| {
+            format!(
+                "{{\"timestamp\":\"2099-01-01T00:00:0{i}Z\",\"level\":\"ERROR\",\"message\":\"ahead\"}}\n"
+            )
+        })
+        .collect();
+    fs::write(&log, text).unwrap();
+    let watch = Watch::start(
+        &[
+            path_arg(&log),
+            "--from-start",
+            "--threshold",
+            "3",
+            "--window",
+            "1s",
+        ],
+        &[],
+    );
+    watch.stdout.wait_for("Incident #1:");
+    let resolved = watch.stdout.wait_for("Incident #1 resolved");
+    assert!(resolved.contains("3 ERROR events in total"), "{resolved}");
+    let stopped = watch.stop();
+    assert!(stopped.status.success());
+    assert_eq!((stopped.count("opened"), stopped.count("resolved")), (1, 1));
+}

@@ -129,6 +129,21 @@ pub fn main() -> ExitCode {
             return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }
     };
+    if let Command::Incidents(IncidentsArgs { scope, .. })
+    | Command::Report(ReportArgs { scope, .. }) = &cli.command
+    {
+        if let (Some(since), Some(until)) = (scope.since, scope.until) {
+            if since >= until {
+                use clap::CommandFactory as _;
+                let e = Cli::command().error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "--since must be earlier than --until",
+                );
+                let _ = e.print();
+                return ExitCode::from(2);
+            }
+        }
+    }
     let result = match cli.command {
         Command::Watch(args) => watch::run(args),
         Command::Incidents(args) => incidents::run(args),

@@ -3,8 +3,8 @@
 //!
 //! Time: the engine and the delivery thread share a [`ManualClock`] that this command moves.
 //! While it catches up on lines already in the file (`--from-start`), the clock follows the
-//! lines' own timestamps (the latest so far), so a replay opens and resolves incidents at the
-//! instants they happened. From the first time it reaches the end of the file, the clock is the
+//! lines' own timestamps (the latest so far, never past the wall clock), so a replay opens and
+//! resolves incidents at the instants they happened. From the first time it reaches the end of the file, the clock is the
 //! wall clock, set at each poll, and a line counts at the moment it is read (within one poll of
 //! its writing): a writer whose clock is off (another host, local time written without an offset)
 //! then cannot open or resolve incidents at the wrong time.
@@ -281,6 +281,10 @@ impl Watcher {
         let now = self.time.now_micros();
         let at = match entry.at {
             Some(at) if self.replaying => {
+                // Never past the wall clock: a log stamped ahead (local time written without an
+                // offset, east of UTC) would otherwise drag the engine's time into the future,
+                // where later errors pile up and nothing resolves.
+                let at = at.min(crate::clock::Clock::System.now_micros());
                 if at > now {
                     self.clock.set(system_time(at));
                 }
