@@ -147,7 +147,8 @@ pub(crate) struct Entry<'a> {
     pub(crate) host: Option<Cow<'a, str>>,
     pub(crate) pid: Option<u64>,
     /// Set for the crate's own alert records only.
-    pub(crate) alert: Option<AlertRecord>,
+    /// Boxed: rare, and large beside the rest of a line.
+    pub(crate) alert: Option<Box<AlertRecord>>,
 }
 
 impl Entry<'_> {
@@ -276,11 +277,11 @@ impl<'a> Found<'a> {
     fn into_entry(self) -> Entry<'a> {
         let target = self.target.map(|(_, t)| t);
         let alert = (self.alert_mark && target.as_deref() == Some("logwarden::alert")).then(|| {
-            AlertRecord {
+            Box::new(AlertRecord {
                 host: self.host.as_deref().map(str::to_owned),
                 pid: self.pid,
                 ..self.alert
-            }
+            })
         });
         Entry {
             at: self.at.map(|(_, t)| t),
