@@ -584,6 +584,26 @@ fn a_directory_with_several_logs_follows_the_newest_and_says_so() {
     assert_eq!(stopped.count("errors"), 1);
 }
 
+/// Daily files and a `current.log` link to today's: the link is as recent as its target and is
+/// the one to follow, since it moves to tomorrow's file at midnight.
+#[test]
+fn a_link_to_the_active_file_is_preferred_to_its_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let today = dir.path().join("app-2026-11-26.log");
+    File::create(dir.path().join("app-2026-11-25.log"))
+        .unwrap()
+        .set_modified(SystemTime::now() - Duration::from_secs(86_400))
+        .unwrap();
+    File::create(&today).unwrap();
+    let link = dir.path().join("current.log");
+    std::os::unix::fs::symlink(&today, &link).unwrap();
+    let watch = Watch::start(&[path_arg(dir.path())], &[]);
+    watch
+        .stderr
+        .wait_for(&format!("watching {} from its end", link.display()));
+    watch.stop();
+}
+
 #[test]
 fn a_zero_threshold_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();

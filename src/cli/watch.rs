@@ -145,7 +145,7 @@ fn active_file(arg: &Path) -> Result<PathBuf, Failure> {
     }
     let entries =
         fs::read_dir(arg).map_err(|e| Failure(format!("{}: cannot list: {e}", arg.display())))?;
-    let mut logs: Vec<(SystemTime, PathBuf)> = entries
+    let mut logs: Vec<(SystemTime, bool, PathBuf)> = entries
         .filter_map(Result::ok)
         .filter(|e| {
             let name = e.file_name();
@@ -154,18 +154,25 @@ fn active_file(arg: &Path) -> Result<PathBuf, Failure> {
         })
         .filter_map(|e| {
             let meta = fs::metadata(e.path()).ok().filter(Metadata::is_file)?;
-            Some((meta.modified().unwrap_or(UNIX_EPOCH), e.path()))
+            let link = e.file_type().is_ok_and(|t| t.is_symlink());
+            Some((meta.modified().unwrap_or(UNIX_EPOCH), link, e.path()))
         })
         .collect();
-    // Newest first; the name decides between equal times, so the choice is stable.
-    logs.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    // Newest first; between equal times a link (a `current.log` pointing at today's file keeps
+    // pointing at the file being written after the date changes), then the name, so the choice
+    // is stable.
+    logs.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then_with(|| b.1.cmp(&a.1))
+            .then_with(|| a.2.cmp(&b.2))
+    });
     match logs.len() {
         0 => Err(Failure(format!(
             "{}: no *.log file to watch in this directory",
             arg.display()
         ))),
         n => {
-            let path = logs.swap_remove(0).1;
+            let path = logs.swap_remove(0).2;
             if n > 1 {
                 report(format_args!(
                     "{} holds {n} *.log files; watching the most recently modified, {}",

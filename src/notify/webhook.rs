@@ -86,7 +86,7 @@ impl Webhook {
         if scheme == "http" && !allow_http && !is_loopback(host) {
             return refuse(
                 shown,
-                "plain http:// is accepted only for loopback hosts; use https:// (or allow http explicitly in the builder)",
+                "plain http:// is accepted only for loopback hosts; use https:// (a program can allow http with `Builder::allow_http_webhook`)",
             );
         }
         Ok(Webhook {
