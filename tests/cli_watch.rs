@@ -612,6 +612,9 @@ fn a_zero_threshold_is_a_usage_error() {
     let (status, stderr) = run_to_exit(&[path_arg(&log), "--threshold", "0"], &[]);
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--threshold"), "{stderr}");
+    let (status, stderr) = run_to_exit(&[path_arg(&log), "--service", " "], &[]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--service"), "{stderr}");
 }
 
 #[test]

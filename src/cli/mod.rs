@@ -63,7 +63,7 @@ pub(crate) struct WatchArgs {
     #[arg(long)]
     pub(crate) from_start: bool,
     /// The service named in alerts [env: LOGWARDEN_SERVICE; default: the file's name]
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = non_empty)]
     pub(crate) service: Option<String>,
     /// How long to wait for a pending alert to be delivered when stopping.
     #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "5s")]
@@ -156,6 +156,13 @@ pub fn main() -> ExitCode {
             let _ = writeln!(std::io::stderr(), "logwarden: {failure}");
             ExitCode::from(1)
         }
+    }
+}
+
+fn non_empty(s: &str) -> Result<String, String> {
+    match s.trim() {
+        "" => Err("must not be empty".to_owned()),
+        _ => Ok(s.to_owned()),
     }
 }
 
