@@ -358,6 +358,15 @@ fn exit_codes_and_errors_name_the_path() {
         String::from_utf8_lossy(&out.stdout).trim(),
         format!("logwarden {}", env!("CARGO_PKG_VERSION"))
     );
+    for shell in ["bash", "zsh", "fish"] {
+        let out = logwarden(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            script.contains("incidents") && script.contains("--since"),
+            "{shell}"
+        );
+    }
     let out = logwarden(&["incidents", "--help"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("--since"));

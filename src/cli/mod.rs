@@ -35,6 +35,12 @@ enum Command {
     Incidents(IncidentsArgs),
     /// Write a self-contained HTML dashboard: events per minute, incidents, MTTR, top errors.
     Report(ReportArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell), e.g.
+    /// `logwarden completions bash > /etc/bash_completion.d/logwarden`.
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// The alert rule, when given on the command line (otherwise `LOGWARDEN_ALERT_*`, then the
@@ -148,6 +154,15 @@ pub fn main() -> ExitCode {
         Command::Watch(args) => watch::run(args),
         Command::Incidents(args) => incidents::run(args),
         Command::Report(args) => report::run(args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            use std::io::Write as _;
+            // Into memory first: clap_complete panics on a write error (`| head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "logwarden", &mut script);
+            let _ = std::io::stdout().lock().write_all(&script);
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
