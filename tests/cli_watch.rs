@@ -541,6 +541,38 @@ fn a_missing_path_fails_with_exit_1_naming_it() {
     assert!(stderr.contains(path_arg(&missing)), "{stderr}");
 }
 
+/// A FIFO (or a link to one) is not followed: opening it with no writer would block forever.
+#[test]
+fn a_fifo_fails_with_exit_1_instead_of_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("orders.log");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let (status, stderr) = run_to_exit(&[path_arg(&fifo)], &[]);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+}
+
+/// Replaying a log whose lines carry no time: the errors are counted, but with no place on the
+/// time axis they open nothing (as `incidents` leaves them out), rather than an incident in 1970.
+#[test]
+fn a_replay_of_untimed_errors_opens_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("orders.log");
+    fs::write(
+        &log,
+        "{\"level\":\"ERROR\",\"message\":\"no time\"}\n".repeat(6),
+    )
+    .unwrap();
+    let watch = Watch::start(&[path_arg(&log), "--from-start"], &[]);
+    watch.stderr.wait_for("replayed");
+    let stopped = watch.stop();
+    assert_eq!((stopped.count("errors"), stopped.count("opened")), (6, 0));
+}
+
 #[test]
 fn a_directory_without_a_log_file_fails_with_exit_1() {
     let dir = tempfile::tempdir().unwrap();

@@ -303,6 +303,11 @@ impl Watcher {
             return;
         }
         self.errors += 1;
+        if self.replaying && now == 0 && entry.at.is_none() {
+            // Replaying, and no line has told the time yet: this error has no place on the time
+            // axis (`incidents` leaves such lines out too). Counted, not observed.
+            return;
+        }
         let target = entry.target.as_deref().unwrap_or_default();
         let message = entry.message.as_deref().unwrap_or_default();
         // Lines of the same place in the code say the same thing: the message stands in for the

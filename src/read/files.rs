@@ -34,10 +34,13 @@ pub(crate) struct Input {
 /// Whether a directory entry looks like a JSON-lines log: `*.log*`, `*.json`, `*.jsonl`,
 /// `*.ndjson`, compressed or not. Hidden files (a rotation's staged `.orders.log.next`) are not.
 fn looks_like_a_log(name: &str) -> bool {
-    // Compressed with something other than gzip: not readable here, so not listed.
-    if [".xz", ".zst", ".bz2", ".lz4", ".zip", ".7z"]
-        .iter()
-        .any(|ext| name.ends_with(ext))
+    // Compressed with something other than gzip: not readable here, so not listed. Nor are
+    // files being written elsewhere (the crate's own `.gz.tmp` while it compresses).
+    if [
+        ".xz", ".zst", ".bz2", ".lz4", ".zip", ".7z", ".tmp", ".part", ".partial",
+    ]
+    .iter()
+    .any(|ext| name.ends_with(ext))
     {
         return false;
     }
@@ -96,6 +99,23 @@ pub(crate) fn discover(paths: &[PathBuf]) -> Result<Vec<Input>, String> {
                 match std::fs::metadata(&file) {
                     Ok(m) if m.is_file() => found.push((file, m.len(), true)),
                     _ => continue,
+                }
+            }
+            // A rotated file and its compressed copy side by side (for a moment while it is
+            // compressed, or `gzip -k`): the same lines twice. The uncompressed one is whole.
+            let plain: std::collections::HashSet<PathBuf> =
+                found[before..].iter().map(|(p, _, _)| p.clone()).collect();
+            let mut i = before;
+            while i < found.len() {
+                let p = &found[i].0;
+                let twin = p
+                    .to_str()
+                    .and_then(|s| s.strip_suffix(".gz"))
+                    .map(PathBuf::from);
+                if twin.is_some_and(|t| plain.contains(&t)) {
+                    found.remove(i);
+                } else {
+                    i += 1;
                 }
             }
             if found.len() == before {
@@ -219,6 +239,14 @@ pub(crate) fn tests_owned(entry: Entry<'_>) -> Entry<'static> {
 /// Lines are read in batches of about this many bytes, and a big batch is parsed on two threads
 /// (parsing is nearly all of the work; the merge and the tally stay on one thread, in order).
 const BATCH_BYTES: usize = 1 << 20;
+/// What the batches of all the files open at once may hold together: many files that overlap
+/// in time share it (each at least 64 KiB), so memory does not grow with their number.
+const BATCHES_BYTES: usize = 16 << 20;
+
+fn batch_for(open: usize) -> usize {
+    (BATCHES_BYTES / open.max(1)).clamp(64 << 10, BATCH_BYTES)
+}
+
 /// A batch with fewer lines than this is parsed on the calling thread.
 const PARALLEL_LINES: usize = 2048;
 
@@ -265,14 +293,15 @@ impl Stream {
     }
 
     /// Moves to the next line.
-    fn advance(&mut self) -> io::Result<()> {
+    /// `batch`: how many bytes to read when the batch is used up.
+    fn advance(&mut self, batch: usize) -> io::Result<()> {
         self.at += 1;
         if self.at >= self.lines.len() {
             if let Some(e) = self.failed.take() {
                 self.lines.clear();
                 return Err(e);
             }
-            self.fill();
+            self.fill(batch);
             self.at = 0;
             if self.lines.is_empty() {
                 if let Some(e) = self.failed.take() {
@@ -297,11 +326,11 @@ impl Stream {
     }
 
     /// Reads and parses the next batch of lines.
-    fn fill(&mut self) {
+    fn fill(&mut self, batch: usize) {
         self.raw.clear();
         self.ends.clear();
         self.consumed.clear();
-        while self.raw.len() < BATCH_BYTES {
+        while self.raw.len() < batch {
             match read_line_capped(self.reader.as_mut(), &mut self.raw) {
                 Ok(0) => break,
                 Ok(n) => {
@@ -473,7 +502,7 @@ pub(crate) fn for_each_line(
             let len = input.regular.then_some(input.len);
             let opened = open(&input.path, len, Arc::clone(read)).and_then(|reader| {
                 let mut s = Stream::new(i, reader);
-                s.advance().map(|()| s)
+                s.advance(batch_for(heap.len() + 1)).map(|()| s)
             });
             match opened {
                 Ok(s) if s.current().is_some() => {
@@ -491,7 +520,7 @@ pub(crate) fn for_each_line(
         if let Some(line) = stream.current() {
             each(stream.input, line);
         }
-        match stream.advance() {
+        match stream.advance(batch_for(heap.len() + 1)) {
             Ok(()) if stream.current().is_some() => heap.push(Reverse((stream.key(), slot))),
             Ok(()) => stream.close(),
             Err(e) => {
@@ -575,6 +604,13 @@ mod tests {
         // Not logs: hidden (a staged rotation), other extensions.
         write(&dir.path().join(".app.log.next"), &line(1, "INFO", "x"));
         write(&dir.path().join("notes.txt"), "hello\n");
+        // A compressed copy beside its original (`gzip -k`, or mid-compression), and the
+        // crate's own temporary while it compresses: the same lines again, never read.
+        write_gz(&dir.path().join("app.log.1.gz"), &line(200, "INFO", "b"));
+        write(
+            &dir.path().join("app.log.3.gz.tmp"),
+            &line(150, "INFO", "partial"),
+        );
         let (lines, troubles) = read_all(dir.path());
         assert!(troubles.is_empty(), "{troubles:?}");
         let names: Vec<_> = lines

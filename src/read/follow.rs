@@ -136,6 +136,7 @@ impl Follower {
     /// # Errors
     /// The path cannot be opened, or is not a regular file.
     pub(crate) fn open(path: &Path, from_start: bool) -> io::Result<Follower> {
+        regular(path)?;
         let mut file = File::open(path)?;
         let meta = file.metadata()?;
         if !meta.is_file() {
@@ -228,7 +229,7 @@ impl Follower {
     /// Opens the file now at the path, from its start (everything in it is new). Returns whether
     /// there was one.
     fn reopen(&mut self) -> io::Result<bool> {
-        match File::open(&self.path) {
+        match regular(&self.path).and_then(|()| File::open(&self.path)) {
             Ok(file) => {
                 let id = FileId::of(&file.metadata()?);
                 self.file = Some((file, id));
@@ -238,6 +239,19 @@ impl Follower {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// Refuses anything but a regular file before opening it: opening a FIFO with no writer would
+/// block (and a device would never end).
+fn regular(path: &Path) -> io::Result<()> {
+    if std::fs::metadata(path)?.is_file() {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ))
     }
 }
 

@@ -182,7 +182,14 @@ struct Replay {
     engine: Engine,
     /// Index in `derived` of its open incident.
     open: Option<usize>,
+    /// Its newest error: a replay with no open incident whose errors have all left the window
+    /// holds nothing a later error could count with, and is let go.
+    last_error_at: i64,
 }
+
+/// How often (in lines) replays that hold nothing are let go: short-lived workers each have a
+/// pid, and keeping one engine per pid forever costs memory, and time wherever they are walked.
+const SWEEP_LINES: u64 = 1 << 16;
 
 /// Adds lines up, one at a time, into a [`Summary`].
 pub(crate) struct Tally {
@@ -190,16 +197,24 @@ pub(crate) struct Tally {
     per_minute: BTreeMap<i64, [u64; Severity::ALL.len()]>,
     top: TopCounts,
     replays: HashMap<String, Replay>,
+    /// The replays with an open incident: the only ones time can resolve.
+    open_replays: Vec<String>,
+    /// Timed lines seen, in range or not: when to let idle replays go.
+    ticks: u64,
     derived: Vec<Incident>,
+    /// The process of each derived incident.
+    derived_process: Vec<String>,
     recorded: HashMap<RecordKey, Incident>,
     /// Recorded incidents whose number came round again (a restart before the new record kept
     /// the exact opening time).
     recorded_done: Vec<Incident>,
-    /// Services whose logs hold alert records: their incidents come from those.
+    /// Processes whose logs hold alert records: their incidents come from those. Per process,
+    /// not per service: a service's logs from before it wrote records (an upgrade, alerting
+    /// switched on later) keep their derived incidents.
     recording: std::collections::HashSet<String>,
     /// Recorded incidents with no `resolved` record yet: the newest error their last record
-    /// counted.
-    unresolved: HashMap<RecordKey, i64>,
+    /// counted, and the first error of a later incident of the same process, if one opened.
+    unresolved: HashMap<RecordKey, (i64, Option<i64>)>,
     /// The time of every application ERROR line, by process: an incident still open at the end
     /// adds those after its last record to the record's count (8 bytes an error).
     error_times: HashMap<String, Vec<i64>>,
@@ -226,6 +241,9 @@ impl Tally {
             per_minute: BTreeMap::new(),
             top: TopCounts::new(TOP_TRACKED),
             replays: HashMap::new(),
+            open_replays: Vec::new(),
+            ticks: 0,
+            derived_process: Vec::new(),
             derived: Vec::new(),
             recorded: HashMap::new(),
             recorded_done: Vec::new(),
@@ -295,15 +313,23 @@ impl Tally {
     }
 
     fn tick(&mut self, at: i64) {
-        for replay in self.replays.values_mut() {
-            if !replay.engine.is_open() {
-                continue;
-            }
+        let (replays, derived) = (&mut self.replays, &mut self.derived);
+        self.open_replays.retain(|key| {
+            let Some(replay) = replays.get_mut(key) else {
+                return false;
+            };
             if let Some(resolved) = replay.engine.tick(at) {
                 if let Some(i) = replay.open.take() {
-                    close(&mut self.derived[i], &resolved);
+                    close(&mut derived[i], &resolved);
                 }
             }
+            replay.engine.is_open()
+        });
+        self.ticks += 1;
+        if self.ticks.is_multiple_of(SWEEP_LINES) {
+            let window = i64::try_from(self.options.window.as_micros()).unwrap_or(i64::MAX);
+            self.replays
+                .retain(|_, r| r.engine.is_open() || r.last_error_at > at.saturating_sub(window));
         }
     }
 
@@ -324,7 +350,9 @@ impl Tally {
                     mention: None,
                 }),
                 open: None,
+                last_error_at: at,
             });
+        replay.last_error_at = at;
         let message = entry.message.as_deref().unwrap_or("");
         let target = entry.target.as_deref().unwrap_or("");
         let alerts = replay
@@ -345,6 +373,10 @@ impl Tally {
                 AlertKind::Opened => {
                     counted = true;
                     replay.open = Some(self.derived.len());
+                    if !self.open_replays.iter().any(|k| k == process) {
+                        self.open_replays.push(process.to_owned());
+                    }
+                    self.derived_process.push(process.to_owned());
                     self.derived.push(Incident {
                         service: Some(service.to_owned()),
                         first_error_at: micros(alert.first_error_at),
@@ -365,13 +397,23 @@ impl Tally {
 
     fn record(&mut self, at: i64, record: &AlertRecord, service: &str, process: String) {
         let Some(mark) = record.mark else { return };
-        self.recording.insert(service.to_owned());
+        self.recording.insert(process.clone());
         let key = (process, record.incident.unwrap_or(0), record.opened_at);
         if mark == AlertMark::Opened {
-            // The same number opened again: a restarted process (older records, without the
-            // exact opening time in the key). The earlier incident is complete.
-            if let Some(done) = self.recorded.remove(&key) {
-                self.recorded_done.push(done);
+            if record.opened_at.is_none() {
+                // The same number opened again: a restarted process (older records, without the
+                // exact opening time in the key). The earlier incident is complete.
+                if let Some(done) = self.recorded.remove(&key) {
+                    self.recorded_done.push(done);
+                }
+            }
+            // A new incident of this process: one it left open (it crashed, or was killed,
+            // before the resolution) counts no error from here on.
+            let first_error_at = record.first_error_at.or(record.opened_at).unwrap_or(at);
+            for (other, window) in self.unresolved.iter_mut() {
+                if other.0 == key.0 && *other != key {
+                    window.1 = Some(window.1.map_or(first_error_at, |u| u.min(first_error_at)));
+                }
             }
         }
         let incident = self.recorded.entry(key.clone()).or_insert_with(|| {
@@ -408,7 +450,8 @@ impl Tally {
             self.unresolved.remove(&key);
         } else {
             let counted_until = record.last_error_at.or(record.opened_at).unwrap_or(at);
-            self.unresolved.insert(key, counted_until);
+            let until = self.unresolved.get(&key).and_then(|u| u.1);
+            self.unresolved.insert(key, (counted_until, until));
         }
     }
 
@@ -417,9 +460,10 @@ impl Tally {
         for times in self.error_times.values_mut() {
             times.sort_unstable();
         }
-        for (key, counted_until) in &self.unresolved {
+        for (key, (counted_until, until)) in &self.unresolved {
             let since = self.error_times.get(&key.0).map_or(0, |times| {
-                times.len() - times.partition_point(|t| t <= counted_until)
+                let end = until.map_or(times.len(), |u| times.partition_point(|t| *t < u));
+                end.saturating_sub(times.partition_point(|t| t <= counted_until))
             });
             if let Some(incident) = self.recorded.get_mut(key) {
                 incident.errors += since as u64;
@@ -441,7 +485,9 @@ impl Tally {
             incidents.extend(
                 self.derived
                     .into_iter()
-                    .filter(|i| i.service.as_deref().is_none_or(|s| !recording.contains(s))),
+                    .zip(&self.derived_process)
+                    .filter(|(_, process)| !recording.contains(*process))
+                    .map(|(i, _)| i),
             );
             let source = match incidents.len() > before {
                 true => Source::Mixed {
@@ -649,5 +695,79 @@ mod tests {
                 .sum::<u64>(),
             4
         );
+    }
+
+    fn alert_line(secs: i64, kind: &str, pid: u64, incident: u64, opened: i64) -> String {
+        format!(
+            r#"{{"timestamp":"{}","level":"WARN","message":"x","target":"logwarden::alert","service":"orders","host":"h","pid":{pid},"alert":"{kind}","incident":{incident},"errors_total":5,"first_error_at":"{}","opened_at":"{}","last_error_at":"{}","top_error":"db down"}}"#,
+            at(secs),
+            at(opened - 4),
+            at(opened),
+            at(opened)
+        )
+    }
+
+    fn error_line(secs: i64, pid: u64) -> String {
+        format!(
+            r#"{{"timestamp":"{}","level":"ERROR","message":"db down","service":"orders","host":"h","pid":{pid}}}"#,
+            at(secs)
+        )
+    }
+
+    #[test]
+    fn the_same_record_read_twice_is_one_incident() {
+        let mut tally = Tally::new(options(5));
+        for _ in 0..2 {
+            add(&mut tally, &alert_line(10, "opened", 1, 1, 10));
+        }
+        assert_eq!(tally.finish(Vec::new(), 0).incidents.len(), 1);
+    }
+
+    #[test]
+    fn a_process_that_wrote_no_records_keeps_its_derived_incidents() {
+        // An older process (before alerting was on) and a newer one that writes records.
+        let mut tally = Tally::new(options(5));
+        for t in 0..10 {
+            add(&mut tally, &error_line(t, 7));
+        }
+        add(&mut tally, &alert_line(1_000, "opened", 8, 1, 1_000));
+        let s = tally.finish(Vec::new(), 0);
+        assert_eq!(s.incidents.len(), 2, "{:#?}", s.incidents);
+        assert!(matches!(s.source, Source::Mixed { .. }));
+    }
+
+    #[test]
+    fn an_incident_left_open_by_a_crash_stops_counting_when_the_next_one_opens() {
+        let mut tally = Tally::new(options(5));
+        // Opened at 10 s with 5 errors, 2 more, then the process dies; restarted with the same
+        // host and pid 1, it opens incident #1 again at 500 s after 5 errors, then 100 more.
+        add(&mut tally, &alert_line(10, "opened", 1, 1, 10));
+        for t in [11, 12] {
+            add(&mut tally, &error_line(t, 1));
+        }
+        for t in 496..=500 {
+            add(&mut tally, &error_line(t, 1));
+        }
+        add(&mut tally, &alert_line(500, "opened", 1, 1, 500));
+        for t in 0..100 {
+            add(&mut tally, &error_line(501 + t, 1));
+        }
+        let s = tally.finish(Vec::new(), 0);
+        let errors: Vec<u64> = s.incidents.iter().map(|i| i.errors).collect();
+        assert_eq!(errors, [7, 105]);
+    }
+
+    #[test]
+    fn short_lived_processes_do_not_pile_up() {
+        let mut tally = Tally::new(options(5));
+        for pid in 0..(2 * SWEEP_LINES + 10) {
+            add(&mut tally, &error_line(pid as i64 * 120, pid));
+        }
+        assert!(
+            tally.replays.len() < SWEEP_LINES as usize,
+            "{}",
+            tally.replays.len()
+        );
+        assert!(tally.open_replays.is_empty());
     }
 }
