@@ -172,7 +172,9 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
-const BUFFER: usize = 256 * 1024;
+/// Read-ahead per open file: enough to keep system calls rare, small enough that hundreds of
+/// files overlapping in time stay cheap.
+const BUFFER: usize = 64 * 1024;
 
 /// Opens a file for reading lines, decompressing it if it starts with the gzip magic (whatever
 /// its name says).
@@ -240,11 +242,11 @@ pub(crate) fn tests_owned(entry: Entry<'_>) -> Entry<'static> {
 /// (parsing is nearly all of the work; the merge and the tally stay on one thread, in order).
 const BATCH_BYTES: usize = 1 << 20;
 /// What the batches of all the files open at once may hold together: many files that overlap
-/// in time share it (each at least 64 KiB), so memory does not grow with their number.
+/// in time share it (each at least 16 KiB), so memory grows slowly with their number.
 const BATCHES_BYTES: usize = 16 << 20;
 
 fn batch_for(open: usize) -> usize {
-    (BATCHES_BYTES / open.max(1)).clamp(64 << 10, BATCH_BYTES)
+    (BATCHES_BYTES / open.max(1)).clamp(16 << 10, BATCH_BYTES)
 }
 
 /// A batch with fewer lines than this is parsed on the calling thread.
@@ -327,6 +329,11 @@ impl Stream {
 
     /// Reads and parses the next batch of lines.
     fn fill(&mut self, batch: usize) {
+        // A batch grown while few files were open gives its memory back once many are.
+        if self.raw.capacity() > 2 * batch {
+            self.raw = Vec::new();
+            self.lines = Vec::new();
+        }
         self.raw.clear();
         self.ends.clear();
         self.consumed.clear();
@@ -491,7 +498,19 @@ pub(crate) fn for_each_line(
     let mut streams: Vec<Stream> = Vec::new();
     let mut heap: BinaryHeap<Reverse<((i64, usize), usize)>> = BinaryHeap::new();
     loop {
-        // Open the next file once the merge has reached its first time (or has nothing else).
+        // Open the next files once the merge has reached their first time (or has nothing
+        // else). Those about to open count towards the batch budget from the start: files that
+        // all begin together must not each take the whole budget.
+        let horizon = heap
+            .peek()
+            .map(|Reverse((key, _))| key.0)
+            .or(pending.last().map(|&(start, _)| start));
+        let arriving = pending
+            .iter()
+            .rev()
+            .take_while(|&&(start, _)| horizon.is_some_and(|h| start <= h))
+            .count();
+        let batch = batch_for(heap.len() + arriving);
         while let Some(&(start, i)) = pending.last() {
             let now = heap.peek().map(|Reverse((key, _))| key.0);
             if now.is_some_and(|now| now < start) {
@@ -502,7 +521,7 @@ pub(crate) fn for_each_line(
             let len = input.regular.then_some(input.len);
             let opened = open(&input.path, len, Arc::clone(read)).and_then(|reader| {
                 let mut s = Stream::new(i, reader);
-                s.advance(batch_for(heap.len() + 1)).map(|()| s)
+                s.advance(batch).map(|()| s)
             });
             match opened {
                 Ok(s) if s.current().is_some() => {

@@ -201,6 +201,9 @@ pub(crate) struct Tally {
     open_replays: Vec<String>,
     /// Timed lines seen, in range or not: when to let idle replays go.
     ticks: u64,
+    /// Per service, its one process that names itself (host, pid), or `None` once there are
+    /// several.
+    sole_process: HashMap<String, Option<String>>,
     derived: Vec<Incident>,
     /// The process of each derived incident.
     derived_process: Vec<String>,
@@ -243,6 +246,7 @@ impl Tally {
             replays: HashMap::new(),
             open_replays: Vec::new(),
             ticks: 0,
+            sole_process: HashMap::new(),
             derived_process: Vec::new(),
             derived: Vec::new(),
             recorded: HashMap::new(),
@@ -285,14 +289,14 @@ impl Tally {
         };
         let service = entry.service.as_deref().unwrap_or(family);
         if let Some(record) = &entry.alert {
-            let process = process_key(service, entry.host.as_deref(), entry.pid);
+            let process = self.process(service, entry.host.as_deref(), entry.pid);
             self.record(at, record, service, process);
         }
         // Time passes for every service: an incident ends when its window goes quiet, whoever
         // wrote the line that shows it.
         self.tick(at);
         if entry.is_error() {
-            let process = process_key(service, entry.host.as_deref(), entry.pid);
+            let process = self.process(service, entry.host.as_deref(), entry.pid);
             self.observe(at, service, &process, entry);
             self.error_times.entry(process).or_default().push(at);
         }
@@ -310,6 +314,31 @@ impl Tally {
             self.errors += 1;
             self.top.add(entry.message.as_deref().unwrap_or(""));
         }
+    }
+
+    /// The process a line belongs to (see [`process_key`]). A line that names no host or pid
+    /// joins its service's one known process, when there is exactly one: a logger that adds the
+    /// pid to some lines only must not split one process into two windows.
+    fn process(&mut self, service: &str, host: Option<&str>, pid: Option<u64>) -> String {
+        if host.is_none() && pid.is_none() {
+            return match self.sole_process.get(service) {
+                Some(Some(key)) => key.clone(),
+                _ => service.to_owned(),
+            };
+        }
+        let key = process_key(service, host, pid);
+        match self.sole_process.get_mut(service) {
+            None => {
+                self.sole_process
+                    .insert(service.to_owned(), Some(key.clone()));
+            }
+            Some(sole) => {
+                if sole.as_deref() != Some(key.as_str()) {
+                    *sole = None;
+                }
+            }
+        }
+        key
     }
 
     fn tick(&mut self, at: i64) {
@@ -769,5 +798,24 @@ mod tests {
             tally.replays.len()
         );
         assert!(tally.open_replays.is_empty());
+    }
+
+    #[test]
+    fn lines_that_name_their_pid_only_sometimes_stay_one_process() {
+        let mut tally = Tally::new(options(5));
+        for t in 0..10 {
+            let line = if t % 2 == 0 {
+                error_line(t, 42)
+            } else {
+                format!(
+                    r#"{{"timestamp":"{}","level":"ERROR","message":"db down","service":"orders"}}"#,
+                    at(t)
+                )
+            };
+            add(&mut tally, &line);
+        }
+        let s = tally.finish(Vec::new(), 0);
+        assert_eq!(s.incidents.len(), 1, "{:#?}", s.incidents);
+        assert_eq!(s.incidents[0].errors, 10, "all ten in one window");
     }
 }
