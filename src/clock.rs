@@ -29,7 +29,12 @@ impl Clock {
 }
 
 fn system_micros() -> i64 {
-    match SystemTime::now().duration_since(UNIX_EPOCH) {
+    micros_of(SystemTime::now())
+}
+
+/// Microseconds since the Unix epoch of `t` (negative before 1970).
+pub(crate) fn micros_of(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_micros().min(i64::MAX as u128) as i64,
         Err(e) => -(e.duration().as_micros().min(i64::MAX as u128) as i64),
     }

@@ -11,6 +11,24 @@ pub(crate) fn floor_boundary(s: &str, max: usize) -> usize {
     end
 }
 
+/// Log text made safe for a terminal, cut to `max` characters (with `…`): control characters
+/// are shown escaped, so a message cannot drive the terminal.
+pub(crate) fn for_terminal(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (n, c) in text.chars().enumerate() {
+        if n == max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A `String` writer that stops growing at `room` bytes (on a character boundary) and only
 /// counts the rest, so formatting a huge `Debug` value costs time but not memory.
 #[derive(Debug)]

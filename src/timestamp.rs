@@ -129,6 +129,22 @@ pub(crate) fn push_compact(out: &mut Vec<u8>, micros: i64) {
     out.push(b'Z');
 }
 
+/// [`push_rfc3339`] as a `String`: `2026-11-25T22:00:59.123456Z`.
+pub(crate) fn rfc3339(micros: i64) -> String {
+    let mut out = Vec::with_capacity(27);
+    push_rfc3339(&mut out, micros);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// To the second, for people: `2026-11-25T22:00:59Z`.
+pub(crate) fn rfc3339_seconds(micros: i64) -> String {
+    let mut out = Vec::with_capacity(20);
+    push_rfc3339_seconds(&mut out, micros.div_euclid(1_000_000));
+    out.pop(); // the `.` before the fraction
+    out.push(b'Z');
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Parses exactly the [`push_compact`] form back into microseconds; anything else is `None`.
 pub(crate) fn parse_compact(s: &str) -> Option<i64> {
     let b = s.as_bytes();
@@ -209,6 +225,14 @@ mod tests {
         assert_eq!(rfc(951_782_400_000_000), "2000-02-29T00:00:00.000000Z");
         assert_eq!(rfc(1_483_228_799_999_999), "2016-12-31T23:59:59.999999Z");
         assert_eq!(rfc(-1), "1969-12-31T23:59:59.999999Z");
+    }
+
+    #[test]
+    fn string_forms() {
+        let t = 1_795_987_259_123_456;
+        assert_eq!(rfc3339(t), "2026-11-29T21:20:59.123456Z");
+        assert_eq!(rfc3339_seconds(t), "2026-11-29T21:20:59Z");
+        assert_eq!(rfc3339_seconds(-1), "1969-12-31T23:59:59Z");
     }
 
     #[test]

@@ -4,10 +4,12 @@ use std::io::{IsTerminal as _, Write as _};
 
 use serde_json::json;
 
-use super::scan::{bytes, summarize};
-use super::{rfc3339, Failure, IncidentsArgs};
+use super::scan::summarize;
+use super::{bytes, Failure, IncidentsArgs};
 use crate::alert::human_duration;
 use crate::read::history::{Source, Summary};
+use crate::text::for_terminal;
+use crate::timestamp::rfc3339;
 
 pub(crate) fn run(args: IncidentsArgs) -> Result<(), Failure> {
     let summary = summarize(&args.scope)?;
@@ -74,23 +76,6 @@ pub(crate) fn as_json(summary: &Summary) -> serde_json::Value {
     })
 }
 
-/// Log text for a terminal: control characters shown escaped, cut to `max` characters.
-fn shown(text: &str, max: usize) -> String {
-    let mut out = String::new();
-    for (n, c) in text.chars().enumerate() {
-        if n == max {
-            out.push('…');
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// `2026-11-25 22:00:59`: the table's times (UTC, said in the header).
 fn clock(micros: i64) -> String {
     rfc3339(micros)[..19].replace('T', " ")
@@ -135,9 +120,9 @@ fn table(summary: &Summary, colour: bool) -> String {
             i.errors.to_string(),
         ];
         if with_service {
-            row.push(shown(i.service.as_deref().unwrap_or(""), 20));
+            row.push(for_terminal(i.service.as_deref().unwrap_or(""), 20));
         }
-        row.push(shown(&i.top_message, 60));
+        row.push(for_terminal(&i.top_message, 60));
         rows.push(row);
     }
     let widths: Vec<usize> = (0..rows[0].len())
@@ -220,7 +205,7 @@ fn table(summary: &Summary, colour: bool) -> String {
         "   lines: {} ({} skipped)   read: {} in {} file{}\n",
         summary.lines,
         summary.skipped,
-        bytes(summary.bytes as f64),
+        bytes(summary.bytes),
         summary.files.len(),
         if summary.files.len() == 1 { "" } else { "s" }
     ));

@@ -225,9 +225,20 @@ fn moment(s: &str) -> Result<i64, String> {
     ))
 }
 
-/// `2026-11-25T22:00:59.123456Z`.
-pub(crate) fn rfc3339(micros: i64) -> String {
-    let mut out = Vec::with_capacity(27);
-    crate::timestamp::push_rfc3339(&mut out, micros);
-    String::from_utf8_lossy(&out).into_owned()
+/// `1.2 MB`, `999 bytes`: sizes in decimal units, as disks and `ls --si` count them.
+pub(crate) fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if n < 1000 {
+        return format!("{n} bytes");
+    }
+    let mut v = n as f64;
+    let mut unit = "";
+    for u in UNITS {
+        v /= 1000.0;
+        unit = u;
+        if v < 1000.0 {
+            break;
+        }
+    }
+    format!("{v:.1} {unit}")
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Failure, Rule, Scope};
+use super::{bytes, Failure, Rule, Scope};
 use crate::read::files::{self, Input};
 use crate::read::history::{Options, Summary, Tally};
 
@@ -97,9 +97,9 @@ impl Progress {
                 let _ = write!(
                     std::io::stderr(),
                     "\r\x1b[2Kreading {} of {} ({pct} %), {}/s",
-                    bytes(n as f64),
-                    bytes(total as f64),
-                    bytes(rate)
+                    bytes(n),
+                    bytes(total),
+                    bytes(rate as u64)
                 );
                 shown = true;
             }
@@ -120,15 +120,5 @@ impl Drop for Progress {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-    }
-}
-
-/// `1.0 GB`, `412 MB`, `12 kB`: decimal units, as disks and `ls -h --si` count.
-pub(crate) fn bytes(n: f64) -> String {
-    match n {
-        n if n >= 1e9 => format!("{:.1} GB", n / 1e9),
-        n if n >= 1e6 => format!("{:.0} MB", n / 1e6),
-        n if n >= 1e3 => format!("{:.0} kB", n / 1e3),
-        n => format!("{n:.0} B"),
     }
 }

@@ -9,9 +9,7 @@
 //! its writing): a writer whose clock is off (another host, local time written without an offset)
 //! then cannot open or resolve incidents at the wrong time.
 
-use std::collections::hash_map::DefaultHasher;
 use std::fs::{self, Metadata};
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::SyncSender;
@@ -310,19 +308,18 @@ impl Watcher {
         }
         let target = entry.target.as_deref().unwrap_or_default();
         let message = entry.message.as_deref().unwrap_or_default();
-        // Lines of the same place in the code say the same thing: the message stands in for the
-        // callsite that a file does not record.
-        let mut h = DefaultHasher::new();
-        (target, message).hash(&mut h);
-        let alerts = self.engine.lock().observe(at, h.finish(), || Sample {
-            message: cut(message.to_owned(), MESSAGE_MAX),
-            target: cut(target.to_owned(), MESSAGE_MAX),
-            trace_id: entry
-                .trace_id
-                .as_deref()
-                .map(|t| cut(t.to_owned(), MESSAGE_MAX)),
-            ..Sample::default()
-        });
+        let alerts = self
+            .engine
+            .lock()
+            .observe(at, entry.group_key(), || Sample {
+                message: cut(message.to_owned(), MESSAGE_MAX),
+                target: cut(target.to_owned(), MESSAGE_MAX),
+                trace_id: entry
+                    .trace_id
+                    .as_deref()
+                    .map(|t| cut(t.to_owned(), MESSAGE_MAX)),
+                ..Sample::default()
+            });
         notify::enqueue(&self.queue, &self.counters, alerts);
     }
 }

@@ -44,12 +44,7 @@ impl JsonNotifier {
 }
 
 fn rfc3339(t: std::time::SystemTime) -> String {
-    let micros = t
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64);
-    let mut out = Vec::new();
-    crate::timestamp::push_rfc3339(&mut out, micros);
-    String::from_utf8_lossy(&out).into_owned()
+    crate::timestamp::rfc3339(crate::clock::micros_of(t))
 }
 
 impl Notifier for JsonNotifier {

@@ -7,7 +7,6 @@ use serde_json::{json, Value};
 
 use super::{Notifier, Webhook};
 use crate::alert::{human_duration, Alert, AlertKind};
-use crate::timestamp::push_rfc3339;
 
 /// Slack's limit on a section block's text, in characters.
 const SECTION_MAX: usize = 3_000;
@@ -72,15 +71,9 @@ pub(crate) fn truncate(text: &str, max: usize) -> String {
     format!("{}{TRUNCATED}", &text[..end])
 }
 
+/// Seconds are enough for people.
 fn time(t: std::time::SystemTime) -> String {
-    let micros = t
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64);
-    let mut out = Vec::new();
-    // Seconds are enough for people: cut `.ffffffZ` down to `Z`.
-    push_rfc3339(&mut out, micros - micros.rem_euclid(1_000_000));
-    let s = String::from_utf8_lossy(&out).into_owned();
-    s.replace(".000000Z", "Z")
+    crate::timestamp::rfc3339_seconds(crate::clock::micros_of(t))
 }
 
 /// The one-line summary, also the notification text on phones.

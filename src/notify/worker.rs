@@ -423,18 +423,8 @@ fn backoff(options: &DeliveryOptions, rng: &mut u64, attempt: u32) -> Duration {
     base.mul_f64(jitter)
 }
 
-/// Log content made safe for a terminal: control characters are shown escaped, so a message
-/// cannot drive the terminal.
 fn clean(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+    crate::text::for_terminal(s, usize::MAX)
 }
 
 /// The alert for a terminal: stderr when no webhook is configured.

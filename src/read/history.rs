@@ -3,13 +3,13 @@
 //! the most frequent error messages, and MTTR.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::files::Line;
 use super::line::{AlertMark, AlertRecord, Entry, Severity};
 use crate::alert::{Alert, AlertKind, Engine, Sample, Settings};
+use crate::clock::micros_of;
 
 /// Where the incidents came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,12 +231,6 @@ pub(crate) struct Tally {
 
 const MINUTE: i64 = 60_000_000;
 
-fn group_key(target: &str, message: &str) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (target, message).hash(&mut h);
-    h.finish()
-}
-
 impl Tally {
     pub(crate) fn new(options: Options) -> Self {
         Tally {
@@ -384,13 +378,11 @@ impl Tally {
         replay.last_error_at = at;
         let message = entry.message.as_deref().unwrap_or("");
         let target = entry.target.as_deref().unwrap_or("");
-        let alerts = replay
-            .engine
-            .observe(at, group_key(target, message), || Sample {
-                message: message.to_owned(),
-                target: target.to_owned(),
-                ..Sample::default()
-            });
+        let alerts = replay.engine.observe(at, entry.group_key(), || Sample {
+            message: message.to_owned(),
+            target: target.to_owned(),
+            ..Sample::default()
+        });
         let mut counted = false;
         for alert in alerts {
             match alert.kind {
@@ -408,9 +400,9 @@ impl Tally {
                     self.derived_process.push(process.to_owned());
                     self.derived.push(Incident {
                         service: Some(service.to_owned()),
-                        first_error_at: micros(alert.first_error_at),
-                        opened_at: micros(alert.opened_at),
-                        first_alert_at: micros(alert.opened_at),
+                        first_error_at: micros_of(alert.first_error_at),
+                        opened_at: micros_of(alert.opened_at),
+                        first_alert_at: micros_of(alert.opened_at),
                         resolved_at: None,
                         errors: alert.errors_total,
                         top_message: top_message(&alert),
@@ -550,13 +542,6 @@ impl Tally {
     }
 }
 
-fn micros(t: std::time::SystemTime) -> i64 {
-    match t.duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => d.as_micros() as i64,
-        Err(e) => -(e.duration().as_micros() as i64),
-    }
-}
-
 fn top_message(alert: &Alert) -> String {
     alert
         .top_errors
@@ -566,7 +551,7 @@ fn top_message(alert: &Alert) -> String {
 }
 
 fn close(incident: &mut Incident, resolved: &Alert) {
-    incident.resolved_at = resolved.resolved_at.map(micros);
+    incident.resolved_at = resolved.resolved_at.map(micros_of);
     incident.errors = resolved.errors_total;
     incident.top_message = top_message(resolved);
 }
@@ -654,7 +639,7 @@ mod tests {
     }
 
     fn at(secs: i64) -> String {
-        crate::cli::rfc3339(T0 + secs * S)
+        crate::timestamp::rfc3339(T0 + secs * S)
     }
 
     #[test]

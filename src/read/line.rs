@@ -179,6 +179,19 @@ impl Entry<'_> {
             .is_some_and(|t| t == "logwarden" || t.starts_with("logwarden::"))
     }
 
+    /// The group an error belongs to in an alert: a file does not record the callsite the
+    /// library groups by, so lines from the same place, which say the same thing, stand in.
+    pub(crate) fn group_key(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (
+            self.target.as_deref().unwrap_or(""),
+            self.message.as_deref().unwrap_or(""),
+        )
+            .hash(&mut h);
+        h.finish()
+    }
+
     /// An application error: what the threshold engine counts.
     pub(crate) fn is_error(&self) -> bool {
         self.severity == Some(Severity::Error) && !self.is_own()

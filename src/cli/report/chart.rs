@@ -184,7 +184,7 @@ fn ticks(start: i64, end: i64) -> (i64, Vec<i64>) {
 
 /// `HH:MM`, with the date in front when the axis spans more than one day.
 fn tick_label(micros: i64, with_date: bool) -> String {
-    let text = super::html::rfc3339(micros);
+    let text = crate::timestamp::rfc3339_seconds(micros);
     // YYYY-MM-DDTHH:MM:SSZ
     if with_date {
         format!("{} {}", &text[5..10], &text[11..16])
@@ -216,7 +216,10 @@ fn plot(
     let x_desc = if with_date {
         "time (UTC)".to_owned()
     } else {
-        format!("time (UTC), {}", &super::html::rfc3339(series.start)[..10])
+        format!(
+            "time (UTC), {}",
+            &crate::timestamp::rfc3339_seconds(series.start)[..10]
+        )
     };
     let all = Panel {
         layers: series.stacked(),

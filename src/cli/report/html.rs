@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use super::chart::{self, Series};
 use crate::alert::human_duration;
+use crate::cli::bytes;
 use crate::read::history::{Incident, Summary};
+use crate::timestamp::rfc3339_seconds;
 
 /// What the page says about itself, besides the summary.
 #[derive(Debug, Clone)]
@@ -307,24 +309,9 @@ fn time(page: &mut String, at: i64) {
     let _ = write!(
         page,
         "<time datetime=\"{}\">{}</time>",
-        rfc3339_exact(at),
-        rfc3339(at)
+        crate::timestamp::rfc3339(at),
+        rfc3339_seconds(at)
     );
-}
-
-fn rfc3339_exact(at: i64) -> String {
-    let mut out = Vec::with_capacity(32);
-    crate::timestamp::push_rfc3339(&mut out, at);
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// RFC 3339 in UTC to the second (`2026-11-25T10:00:03Z`): what a reader compares.
-pub(super) fn rfc3339(at: i64) -> String {
-    let mut text = rfc3339_exact(at);
-    if let Some(dot) = text.rfind('.') {
-        text.replace_range(dot.., "Z");
-    }
-    text
 }
 
 fn micros(n: i64) -> Duration {
@@ -342,23 +329,6 @@ fn grouped(n: u64) -> String {
         out.push(c);
     }
     out
-}
-
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
-    if n < 1000 {
-        return format!("{n} bytes");
-    }
-    let mut v = n as f64;
-    let mut unit = "";
-    for u in UNITS {
-        v /= 1000.0;
-        unit = u;
-        if v < 1000.0 {
-            break;
-        }
-    }
-    format!("{v:.1} {unit}")
 }
 
 /// Text into HTML, in element content and in quoted attribute values alike.
@@ -689,6 +659,6 @@ mod tests {
         assert_eq!(grouped(1_234_567), "1,234,567");
         assert_eq!(bytes(999), "999 bytes");
         assert_eq!(bytes(1_234_567), "1.2 MB");
-        assert_eq!(rfc3339(T0 + 3_250_000), "2026-11-25T10:00:03Z");
+        assert_eq!(rfc3339_seconds(T0 + 3_250_000), "2026-11-25T10:00:03Z");
     }
 }
