@@ -140,7 +140,7 @@ fn bench_sink(c: &mut Criterion) {
 /// Redaction's cost: the JSON layer into `io::sink` with nothing redacted, with the default keys
 /// (the default setting), and with the keys plus every value pattern.
 fn bench_redaction(c: &mut Criterion) {
-    use logwarden::{Redaction, ValuePatterns};
+    use logwarden::redact::{Redaction, ValuePatterns};
     let unused = Cell::new(0);
     let mut group = c.benchmark_group(REDACTION_GROUP);
     for (id, redaction) in [

@@ -22,7 +22,8 @@ use criterion::{Criterion, Throughput};
 const REQUESTS: u64 = 16_000;
 
 fn write_log(dir: &Path) -> PathBuf {
-    let clock = logwarden::ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_796_032_800));
+    let clock =
+        logwarden::testing::ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_796_032_800));
     let (subscriber, guard) = logwarden::builder()
         .service("orders")
         .env("production")

@@ -275,7 +275,7 @@ fn alternating(rounds: usize, each: Duration) {
     let (usual, usual_guard) = usual_stack(dirs[1].path());
     let (quiet, quiet_guard) = logwarden_stack_with(dirs[2].path(), |b| b.alerts(false));
     let (plain, plain_guard) = logwarden_stack_with(dirs[3].path(), |b| {
-        b.redaction(logwarden::Redaction::none())
+        b.redaction(logwarden::redact::Redaction::none())
     });
     let stacks = [
         (
@@ -325,7 +325,7 @@ fn alternating(rounds: usize, each: Duration) {
     drop((ours_guard, usual_guard, quiet_guard, plain_guard));
 
     // The record layouts against the default, each `JsonLayer` -> sink.
-    use logwarden::{Format, TimeFormat};
+    use logwarden::record::{Format, TimeFormat};
     let layouts = [
         ("default record", Dispatch::new(stacks::logwarden(io::sink))),
         (

@@ -35,10 +35,10 @@ impl std::error::Error for PaymentFailed {
 
 fn main() {
     for format in [
-        logwarden::Format::LOGWARDEN,
-        logwarden::Format::ECS,
-        logwarden::Format::GCP,
-        logwarden::Format::DATADOG,
+        logwarden::record::Format::LOGWARDEN,
+        logwarden::record::Format::ECS,
+        logwarden::record::Format::GCP,
+        logwarden::record::Format::DATADOG,
     ] {
         println!("{format:?}:");
         let layer = logwarden::JsonLayer::new(std::io::stdout)

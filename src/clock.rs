@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The source of time: the system clock, or a [`ManualClock`].
 ///
@@ -40,6 +40,22 @@ pub(crate) fn micros_of(t: SystemTime) -> i64 {
     }
 }
 
+/// The time `micros` microseconds after the Unix epoch (before it, when negative).
+pub(crate) fn system_time(micros: i64) -> SystemTime {
+    if micros >= 0 {
+        UNIX_EPOCH + Duration::from_micros(micros as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_micros(micros.unsigned_abs())
+    }
+}
+
+/// `now + timeout`, saturating: `Duration::MAX` means "as long as it takes" (a century).
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
+}
+
 /// A clock that only moves when told to: for tests and simulations of time rotation.
 ///
 /// Clones share the same time, so a test keeps one handle and gives another to
@@ -47,7 +63,7 @@ pub(crate) fn micros_of(t: SystemTime) -> i64 {
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// let clock = logwarden::ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+/// let clock = logwarden::testing::ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
 /// clock.advance(Duration::from_secs(3600));
 /// assert_eq!(clock.now(), UNIX_EPOCH + Duration::from_secs(1_700_003_600));
 /// ```
@@ -68,11 +84,7 @@ impl ManualClock {
 
     /// Moves the clock to `time` (backwards too: wall clocks do jump).
     pub fn set(&self, time: SystemTime) {
-        let micros = match time.duration_since(UNIX_EPOCH) {
-            Ok(d) => d.as_micros() as i64,
-            Err(e) => -(e.duration().as_micros() as i64),
-        };
-        self.micros.store(micros, Ordering::Release);
+        self.micros.store(micros_of(time), Ordering::Release);
     }
 
     /// Moves the clock forward by `by`.
@@ -83,11 +95,6 @@ impl ManualClock {
 
     /// The time the clock shows.
     pub fn now(&self) -> SystemTime {
-        let micros = self.micros.load(Ordering::Acquire);
-        if micros >= 0 {
-            UNIX_EPOCH + Duration::from_micros(micros as u64)
-        } else {
-            UNIX_EPOCH - Duration::from_micros(micros.unsigned_abs())
-        }
+        system_time(self.micros.load(Ordering::Acquire))
     }
 }

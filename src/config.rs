@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 use tracing_core::Subscriber;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::Layered;
@@ -17,12 +17,12 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::{LookupSpan, Registry};
 use tracing_subscriber::Layer;
 
-use crate::alert::{AlertLayer, Engine, Settings as AlertSettings};
+use crate::alert::{self, AlertLayer, Settings as AlertSettings, Tracker};
 use crate::clock::{Clock, ManualClock};
 use crate::diag::{report, Counters};
 use crate::error::Error;
 use crate::file::{FileOptions, OpenError, RollingFile, Rotation, Timezone};
-use crate::guard::Guard;
+use crate::guard::{Alerts, Guard};
 use crate::notify::{self, DeliveryOptions, JsonNotifier, Notifier, SlackNotifier, Webhook};
 use crate::parse;
 use crate::record::{
@@ -32,8 +32,8 @@ use crate::record::{
 use crate::redact::{Redaction, ValuePatterns};
 use crate::reload::{Directives, DispatchSlot, FilterHandle};
 use crate::stack::{Stack, StackFilter};
-use crate::stdout::{pretty_layer, StdoutMode};
-use crate::writer::{self, IoSink, NonBlocking, Overflow, Sink};
+use crate::stdout::pretty_layer;
+use crate::writer::{self, IoSink, NonBlocking, Overflow, Sink, StdoutMode};
 
 const DEFAULT_DIR: &str = "logs";
 const DEFAULT_FILTER: &str = "info";
@@ -889,6 +889,7 @@ impl Builder {
                 "must be longer than zero",
             ));
         }
+        let custom = self.notifier.is_some();
         let notifier: Option<Box<dyn Notifier>> = match (self.notifier.take(), &self.webhook) {
             (Some(n), _) => Some(n),
             (None, Some((url, kind))) => {
@@ -901,6 +902,22 @@ impl Builder {
             }
             (None, None) => None,
         };
+        if notifier.is_some() && !cfg!(feature = "http") {
+            // Named as the operator wrote it; a URL is shown as scheme and host at most.
+            let (setting, shown) = match &self.webhook {
+                Some((url, _)) if !custom => (
+                    url.from,
+                    Webhook::parse(&url.value, true).map_or_else(|e| e.shown, |w| w.to_string()),
+                ),
+                _ => ("notifier", "a custom notifier".to_owned()),
+            };
+            return Err(Error::invalid(
+                setting,
+                &shown,
+                "posting alerts needs logwarden's `http` cargo feature (on by default); \
+                 without it, alerts go to stderr and the log file",
+            ));
+        }
         Ok(Alerting {
             settings: AlertSettings {
                 threshold: self.alert_threshold.value,
@@ -1090,7 +1107,7 @@ impl Builder {
                 self.buffer_bytes.value,
                 self.overflow,
                 Arc::clone(&counters),
-                Some(notice.clone()),
+                Some(Box::new(notice.clone())),
                 name,
             )
             .map_err(|e| Error::io("writer thread", name, "cannot start the writer thread", e))
@@ -1110,12 +1127,14 @@ impl Builder {
             }
             workers.push(stdout);
         }
-        let (alert, delivery) = if self.alerts {
-            let engine = Arc::new(Mutex::new(Engine::new(alerting.settings)));
-            let (delivery, queue) = notify::spawn(
+        let (alert, alerts) = if self.alerts {
+            let tracker = Tracker::new(alerting.settings, clock);
+            let (outbox, inbox) = alert::outbox(alerting.delivery.queue);
+            let counters = Arc::clone(&outbox.counters);
+            let delivery = notify::spawn(
                 alerting.notifier,
-                Arc::clone(&engine),
-                clock.clone(),
+                tracker.clone(),
+                (outbox.clone(), inbox),
                 Some((records.clone(), notice)),
                 alerting.delivery,
             )
@@ -1127,15 +1146,13 @@ impl Builder {
                     e,
                 )
             })?;
-            let layer = AlertLayer::new(
-                engine,
-                queue,
-                clock,
-                Arc::clone(&delivery.counters),
-                layer.policy(),
-                layer.view(),
-            );
-            (Some(layer), Some(delivery))
+            let layer = AlertLayer::new(tracker.clone(), outbox, layer.policy(), layer.view());
+            let alerts = Alerts {
+                delivery,
+                tracker,
+                counters,
+            };
+            (Some(layer), Some(alerts))
         } else {
             (None, None)
         };
@@ -1148,7 +1165,7 @@ impl Builder {
             capture_log: self.capture_log,
             guard: Guard::new(
                 workers,
-                delivery,
+                alerts,
                 counters,
                 self.shutdown_timeout,
                 path,

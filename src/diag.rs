@@ -50,7 +50,7 @@ impl Counters {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Lines not queued: the buffer was full under [`Overflow::DROP`](crate::Overflow::DROP), or
+    /// Lines not queued: the buffer was full under [`Overflow::DROP`](crate::writer::Overflow::DROP), or
     /// they were logged after the guard was dropped.
     pub lines_dropped: u64,
     /// Lines queued but not written because the file could not be written (disk full, file or

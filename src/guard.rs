@@ -2,12 +2,21 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::alert::{AlertCounters, Incidents, Tracker};
+use crate::clock::deadline_after;
 use crate::diag::{report, Counters, Stats};
 use crate::notify::Delivery;
 use crate::reload::FilterHandle;
 use crate::writer::{Flusher, WorkerHandle};
+
+/// The alerting half of a stack: its delivery thread, and the incidents it reports on.
+pub(crate) struct Alerts {
+    pub(crate) delivery: Delivery,
+    pub(crate) tracker: Tracker,
+    pub(crate) counters: Arc<AlertCounters>,
+}
 
 /// Keeps the background writers alive; dropping it writes everything logged so far and stops them.
 ///
@@ -18,7 +27,7 @@ use crate::writer::{Flusher, WorkerHandle};
 #[must_use = "dropping the guard stops the log writer; keep it alive until the end of main"]
 pub struct Guard {
     /// Declared first: alerts are delivered (and their records queued) before the writers stop.
-    delivery: Option<Delivery>,
+    alerts: Option<Alerts>,
     workers: Vec<WorkerHandle>,
     counters: Arc<Counters>,
     timeout: Duration,
@@ -39,14 +48,14 @@ impl std::fmt::Debug for Guard {
 impl Guard {
     pub(crate) fn new(
         workers: Vec<WorkerHandle>,
-        delivery: Option<Delivery>,
+        alerts: Option<Alerts>,
         counters: Arc<Counters>,
         timeout: Duration,
         path: Option<PathBuf>,
         filter: FilterHandle,
     ) -> Self {
         Guard {
-            delivery,
+            alerts,
             workers,
             counters,
             timeout,
@@ -90,25 +99,9 @@ impl Guard {
     /// The incident history of this process: how many, how long, MTTR, and how alert delivery
     /// went. All zero when alerting is off.
     pub fn incidents(&self) -> Incidents {
-        let Some(d) = &self.delivery else {
-            return Incidents::default();
-        };
-        let h = d.engine.lock().history();
-        let open_for = h
-            .open_since
-            .map_or(0, |since| d.clock.now_micros().saturating_sub(since).max(0));
-        let micros = |m: i64| Duration::from_micros(m.max(0) as u64);
-        let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
-        Incidents {
-            opened: h.opened,
-            resolved: h.resolved,
-            open: h.open_since.is_some(),
-            time_in_incident: micros(h.resolved_micros + open_for),
-            mttr: (h.resolved > 0).then(|| micros(h.resolved_micros / h.resolved as i64)),
-            alerts_sent: get(&d.counters.sent),
-            alerts_failed: get(&d.counters.failed),
-            alerts_dropped: get(&d.counters.dropped),
-        }
+        self.alerts
+            .as_ref()
+            .map_or_else(Incidents::default, |a| a.tracker.incidents(&a.counters))
     }
 
     /// The active log file, if records go to a file.
@@ -117,20 +110,13 @@ impl Guard {
     }
 }
 
-/// `now + timeout`, saturating: `Duration::MAX` means "as long as it takes" (a century).
-pub(crate) fn deadline_after(timeout: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(timeout)
-        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
-}
-
 impl Drop for Guard {
     fn drop(&mut self) {
         let end = deadline_after(self.timeout);
         // Pending alerts get half the timeout, even if the webhook hangs; the writers then get
         // the rest, and at least half of it, to put everything (alert records too) on disk.
-        if let Some(d) = &mut self.delivery {
-            if !d.shutdown(deadline_after(self.timeout / 2)) {
+        if let Some(a) = &mut self.alerts {
+            if !a.delivery.shutdown(deadline_after(self.timeout / 2)) {
                 report(format_args!(
                     "alert delivery did not finish within the shutdown timeout"
                 ));
@@ -148,26 +134,4 @@ impl Drop for Guard {
             ));
         }
     }
-}
-
-/// The incident history of the process, from [`Guard::incidents`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Incidents {
-    /// Incidents opened (threshold crossings).
-    pub opened: u64,
-    /// Incidents resolved.
-    pub resolved: u64,
-    /// Whether an incident is open now.
-    pub open: bool,
-    /// Total time in incident: resolved incidents plus the open one so far.
-    pub time_in_incident: Duration,
-    /// Mean time to recover: total duration of resolved incidents / their number.
-    pub mttr: Option<Duration>,
-    /// Alerts delivered to the webhook.
-    pub alerts_sent: u64,
-    /// Alerts given up on (permanent errors, retries exhausted, shutdown).
-    pub alerts_failed: u64,
-    /// Alerts not queued because the queue was full.
-    pub alerts_dropped: u64,
 }

@@ -66,44 +66,45 @@
 // with the feature it needs. `doc_auto_cfg` was merged into `doc_cfg` in 2025 (rust#138907).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod alert;
+pub mod alert;
 #[cfg(feature = "cli")]
-#[doc(hidden)]
-pub mod cli;
+mod cli;
 mod clock;
 mod config;
 mod diag;
 mod error;
-mod file;
+pub mod file;
 mod guard;
 mod host;
-mod notify;
+pub mod notify;
 mod panic;
 mod parse;
 #[cfg(feature = "cli")]
 mod read;
-mod record;
-mod redact;
+pub mod record;
+pub mod redact;
 mod reload;
 mod stack;
 mod stdout;
+pub mod testing;
 mod text;
 mod timestamp;
-mod writer;
+pub mod writer;
 
-pub use alert::{Alert, AlertKind, AlertLayer, ErrorGroup};
-pub use clock::ManualClock;
 pub use config::{builder, init, Builder};
 pub use diag::Stats;
 pub use error::{Error, ErrorKind};
-pub use file::{Rotation, Timezone};
-pub use guard::{Guard, Incidents};
-pub use notify::{JsonNotifier, Notifier, SlackNotifier, Webhook};
-pub use record::{Format, JsonLayer, Key, TimeFormat};
-pub use redact::{Redaction, ValuePatterns};
+pub use guard::Guard;
+pub use record::JsonLayer;
 pub use reload::FilterHandle;
-pub use stdout::StdoutMode;
-pub use writer::Overflow;
+
+/// The `logwarden` command's entry point, for `src/bin/logwarden.rs` only: not part of the
+/// library's API, exempt from semver, and absent unless the `cli` feature is on.
+#[cfg(feature = "cli")]
+#[doc(hidden)]
+pub fn __cli_main() -> std::process::ExitCode {
+    cli::main()
+}
 
 /// The README's examples, compiled and run as doctests so the README cannot drift from the API.
 #[cfg(doctest)]

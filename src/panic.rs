@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use crate::clock::deadline_after;
 use crate::diag::on_quiet_thread;
-use crate::guard::deadline_after;
 use crate::writer::Flusher;
 
 /// The target of panic records. The builder adds a `logwarden_panic=error` directive to the

@@ -1,6 +1,8 @@
-//! Bounded text: cutting on character boundaries, and a `String` writer with a cap.
+//! Text for people and bounded text: durations that read well, cutting on character
+//! boundaries, terminal-safe log text, and a `String` writer with a cap.
 
 use std::fmt;
+use std::time::Duration;
 
 /// The largest char boundary of `s` at or below `max`.
 pub(crate) fn floor_boundary(s: &str, max: usize) -> usize {
@@ -9,6 +11,29 @@ pub(crate) fn floor_boundary(s: &str, max: usize) -> usize {
         end -= 1;
     }
     end
+}
+
+/// `s` cut to at most `max` bytes on a character boundary, marked with `…` when cut.
+pub(crate) fn cut(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        s.truncate(floor_boundary(&s, max));
+        s.push('…');
+    }
+    s
+}
+
+/// `2m 13s`, `1h 02m`, `850ms`: durations for people.
+pub(crate) fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m {s:02}s"),
+        _ => format!("{h}h {m:02}m"),
+    }
 }
 
 /// Log text made safe for a terminal, cut to `max` characters (with `…`): control characters
@@ -80,5 +105,13 @@ mod tests {
         assert_eq!(c.dropped, 2 + 3);
         assert_eq!(floor_boundary("日本", 4), 3);
         assert_eq!(floor_boundary("ab", 9), 2);
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(human_duration(Duration::from_millis(850)), "850ms");
+        assert_eq!(human_duration(Duration::from_secs(45)), "45s");
+        assert_eq!(human_duration(Duration::from_secs(133)), "2m 13s");
+        assert_eq!(human_duration(Duration::from_secs(3720)), "1h 02m");
     }
 }

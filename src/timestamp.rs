@@ -6,6 +6,9 @@
 //! the record path wants a per-second cached prefix that a general formatter would not give us.
 
 use std::cell::Cell;
+use std::time::SystemTime;
+
+use crate::clock::micros_of;
 
 /// A UTC instant broken into calendar fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,6 +137,11 @@ pub(crate) fn rfc3339(micros: i64) -> String {
     let mut out = Vec::with_capacity(27);
     push_rfc3339(&mut out, micros);
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// [`rfc3339`] of a `SystemTime`.
+pub(crate) fn rfc3339_of(t: SystemTime) -> String {
+    rfc3339(micros_of(t))
 }
 
 /// To the second, for people: `2026-11-25T22:00:59Z`.

@@ -12,7 +12,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use logwarden::{Guard, ManualClock};
+use logwarden::testing::ManualClock;
+use logwarden::Guard;
 use serde_json::Value;
 use support::http::{refused_url, Reply, Request, Server};
 use tracing::Dispatch;
@@ -695,13 +696,19 @@ fn the_webhook_secret_is_never_shown() {
 
     // The public `Webhook` and the notifiers built on it.
     let origin = format!("http://127.0.0.1:{}", server.port());
-    let webhook = logwarden::Webhook::new(&server.url(HOOK)).unwrap();
+    let webhook = logwarden::notify::Webhook::new(&server.url(HOOK)).unwrap();
     assert_eq!(webhook.origin(), origin);
     assert_eq!(webhook.to_string(), format!("{origin}/…"));
     for shown in [
         format!("{webhook:?}"),
-        format!("{:?}", logwarden::SlackNotifier::new(webhook.clone())),
-        format!("{:?}", logwarden::JsonNotifier::new(webhook.clone())),
+        format!(
+            "{:?}",
+            logwarden::notify::SlackNotifier::new(webhook.clone())
+        ),
+        format!(
+            "{:?}",
+            logwarden::notify::JsonNotifier::new(webhook.clone())
+        ),
     ] {
         assert!(!shown.contains(SECRET), "the secret is shown: {shown}");
         assert!(shown.contains(&origin), "{shown}");
@@ -710,7 +717,7 @@ fn the_webhook_secret_is_never_shown() {
     // The builder's Debug, whatever the webhook kind, source and validity.
     for (b, shown) in [
         (
-            logwarden::builder().notifier(logwarden::SlackNotifier::new(webhook.clone())),
+            logwarden::builder().notifier(logwarden::notify::SlackNotifier::new(webhook.clone())),
             &origin,
         ),
         (

@@ -119,7 +119,7 @@ type Configure = fn(logwarden::Builder) -> logwarden::Builder;
 /// The layouts checked: the default under both filter placements, then each preset (with a
 /// fixed field and a renamed key, which must cost nothing per event either) under `init()`'s.
 fn layouts() -> Vec<(&'static str, bool, Configure)> {
-    use logwarden::{Format, Key, TimeFormat};
+    use logwarden::record::{Format, Key, TimeFormat};
     vec![
         ("default, per-layer filter", false, |b| b),
         ("default", true, |b| b),

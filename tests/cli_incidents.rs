@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 use std::thread;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use logwarden::ManualClock;
+use logwarden::testing::ManualClock;
 use serde_json::Value;
 use tracing_subscriber::layer::SubscriberExt;
 

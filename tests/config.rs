@@ -6,7 +6,8 @@ mod support;
 use std::fs;
 use std::path::Path;
 
-use logwarden::{Builder, ErrorKind, Timezone};
+use logwarden::file::Timezone;
+use logwarden::{Builder, ErrorKind};
 use tracing_subscriber::Registry;
 
 /// The error `builder` fails with; panics (failing the test) if it builds.

@@ -190,13 +190,13 @@ fn hourly_rotation_follows_the_injected_clock() {
     let dir = tempfile::tempdir().unwrap();
     // 2026-01-01T10:59:59Z
     let start = UNIX_EPOCH + Duration::from_secs(1_767_265_199);
-    let clock = logwarden::ManualClock::new(start);
+    let clock = logwarden::testing::ManualClock::new(start);
     let (dispatch, guard) = start_logging(
         logwarden::builder()
             .service("clocked")
             .dir(dir.path())
             .max_bytes(None)
-            .rotation(logwarden::Rotation::HOURLY)
+            .rotation(logwarden::file::Rotation::HOURLY)
             .keep(10)
             .clock(clock.clone()),
     );
@@ -247,13 +247,14 @@ fn hourly_rotation_follows_the_injected_clock() {
 #[test]
 fn size_and_time_triggers_combine() {
     let dir = tempfile::tempdir().unwrap();
-    let clock = logwarden::ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_767_225_600)); // midnight
+    let clock =
+        logwarden::testing::ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_767_225_600)); // midnight
     let (dispatch, guard) = start_logging(
         logwarden::builder()
             .service("both")
             .dir(dir.path())
             .max_bytes(2048)
-            .rotation(logwarden::Rotation::DAILY)
+            .rotation(logwarden::file::Rotation::DAILY)
             .keep(100)
             .clock(clock.clone()),
     );

@@ -6,7 +6,8 @@ mod support;
 use std::fmt;
 use std::time::{Duration, UNIX_EPOCH};
 
-use logwarden::{Format, Key, ManualClock, TimeFormat};
+use logwarden::record::{Format, Key, TimeFormat};
+use logwarden::testing::ManualClock;
 use serde_json::{json, Value};
 use support::{assert_no_duplicate_keys, capture_with, keys, one};
 
@@ -380,7 +381,12 @@ fn cause_chains_are_redacted_and_capped_like_any_value() {
         })),
     };
     let (_, records) = capture_with(
-        |b| b.redaction(logwarden::Redaction::default().values(logwarden::ValuePatterns::ALL)),
+        |b| {
+            b.redaction(
+                logwarden::redact::Redaction::default()
+                    .values(logwarden::redact::ValuePatterns::ALL),
+            )
+        },
         || tracing::error!(error = &secret as &dyn std::error::Error, "x"),
     );
     let chain = records[0]["error.chain"][0].as_str().unwrap();
@@ -388,8 +394,10 @@ fn cause_chains_are_redacted_and_capped_like_any_value() {
     // The vendors' chain text too.
     let (_, records) = capture_with(
         |b| {
-            b.format(Format::ECS)
-                .redaction(logwarden::Redaction::default().values(logwarden::ValuePatterns::ALL))
+            b.format(Format::ECS).redaction(
+                logwarden::redact::Redaction::default()
+                    .values(logwarden::redact::ValuePatterns::ALL),
+            )
         },
         || tracing::error!(error = &secret as &dyn std::error::Error, "x"),
     );
@@ -536,7 +544,10 @@ fn fixed_fields_are_redacted_and_capped_like_any_value() {
             b.from_vars([("LOGWARDEN_FIELDS", "api_token=s3cr3t-value")])
                 .field("contact", "ops@example.com")
                 .field("blob", long.as_str())
-                .redaction(logwarden::Redaction::default().values(logwarden::ValuePatterns::ALL))
+                .redaction(
+                    logwarden::redact::Redaction::default()
+                        .values(logwarden::redact::ValuePatterns::ALL),
+                )
         },
         || tracing::info!("x"),
     );
@@ -553,7 +564,8 @@ mod json_layer {
     //! The infallible `JsonLayer` setters: a later preset drops what clashes with it.
     use std::sync::{Arc, Mutex};
 
-    use logwarden::{Format, JsonLayer, Key};
+    use logwarden::record::{Format, Key};
+    use logwarden::JsonLayer;
     use tracing_subscriber::layer::SubscriberExt;
 
     #[derive(Clone, Default)]

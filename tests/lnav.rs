@@ -101,7 +101,10 @@ const ECS: Format = Format {
 #[ignore = "needs lnav (apt-get install lnav); run by .ci/run with --ignored"]
 fn lnav_reads_the_default_record_with_every_level_field_and_message() {
     let dir = tempfile::tempdir().unwrap();
-    let log = write_log(&dir.path().join("logs"), logwarden::Format::LOGWARDEN);
+    let log = write_log(
+        &dir.path().join("logs"),
+        logwarden::record::Format::LOGWARDEN,
+    );
     check(&DEFAULT, dir.path(), &log);
 }
 
@@ -109,7 +112,7 @@ fn lnav_reads_the_default_record_with_every_level_field_and_message() {
 #[ignore = "needs lnav (apt-get install lnav); run by .ci/run with --ignored"]
 fn lnav_reads_the_ecs_record_with_every_level_field_and_message() {
     let dir = tempfile::tempdir().unwrap();
-    let log = write_log(&dir.path().join("logs"), logwarden::Format::ECS);
+    let log = write_log(&dir.path().join("logs"), logwarden::record::Format::ECS);
     check(&ECS, dir.path(), &log);
 }
 
@@ -117,8 +120,9 @@ fn lnav_reads_the_ecs_record_with_every_level_field_and_message() {
 /// everything) and returns the file. Time comes from a manual clock moved 1.234 ms per event, so
 /// timestamps are distinct at lnav's millisecond resolution and the sub-millisecond digits must
 /// be cut, not rounded.
-fn write_log(dir: &Path, format: logwarden::Format) -> PathBuf {
-    let clock = logwarden::ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_795_644_059));
+fn write_log(dir: &Path, format: logwarden::record::Format) -> PathBuf {
+    let clock =
+        logwarden::testing::ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_795_644_059));
     let (layer, guard) = logwarden::builder()
         .service("orders")
         .env("lnav-test")

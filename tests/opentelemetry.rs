@@ -22,7 +22,7 @@ fn ids_of(span: &tracing::Span) -> (String, String) {
 
 /// Logs through logwarden (`format`) next to a tracing-opentelemetry layer; returns the
 /// records and the OpenTelemetry ids of the outer and inner spans.
-fn run(format: logwarden::Format) -> (Vec<Value>, (String, String), (String, String)) {
+fn run(format: logwarden::record::Format) -> (Vec<Value>, (String, String), (String, String)) {
     let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
     let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("logwarden-test"));
     let dir = tempfile::tempdir().unwrap();
@@ -55,7 +55,7 @@ fn run(format: logwarden::Format) -> (Vec<Value>, (String, String), (String, Str
 #[test]
 fn each_record_in_a_span_carries_the_opentelemetry_ids() {
     let (records, (trace, outer_span), (inner_trace, inner_span)) =
-        run(logwarden::Format::LOGWARDEN);
+        run(logwarden::record::Format::LOGWARDEN);
     assert_eq!(trace, inner_trace, "one trace");
     assert_ne!(outer_span, inner_span);
     let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
@@ -77,9 +77,9 @@ fn each_record_in_a_span_carries_the_opentelemetry_ids() {
 #[test]
 fn each_preset_writes_the_ids_under_its_own_keys() {
     for (format, trace_key, span_key) in [
-        (logwarden::Format::ECS, "trace.id", "span.id"),
+        (logwarden::record::Format::ECS, "trace.id", "span.id"),
         (
-            logwarden::Format::GCP,
+            logwarden::record::Format::GCP,
             "logging.googleapis.com/trace",
             "logging.googleapis.com/spanId",
         ),
@@ -94,7 +94,7 @@ fn each_preset_writes_the_ids_under_its_own_keys() {
 
 #[test]
 fn datadog_gets_the_decimal_form() {
-    let (records, (trace, _), (_, inner_span)) = run(logwarden::Format::DATADOG);
+    let (records, (trace, _), (_, inner_span)) = run(logwarden::record::Format::DATADOG);
     // Datadog's 64-bit ids: the low 64 bits of the 128-bit trace id, in decimal.
     let low = u64::from_str_radix(&trace[16..], 16).unwrap();
     let span = u64::from_str_radix(&inner_span, 16).unwrap();

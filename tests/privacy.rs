@@ -11,7 +11,9 @@ use std::fmt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use logwarden::{Guard, Redaction, StdoutMode, ValuePatterns};
+use logwarden::redact::{Redaction, ValuePatterns};
+use logwarden::writer::StdoutMode;
+use logwarden::Guard;
 use serde_json::{json, Value};
 use support::http::{Reply, Request, Server};
 use tracing::Dispatch;

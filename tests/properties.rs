@@ -12,7 +12,7 @@ mod support;
 
 use std::sync::OnceLock;
 
-use logwarden::{Redaction, ValuePatterns};
+use logwarden::redact::{Redaction, ValuePatterns};
 use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::Value as Json;

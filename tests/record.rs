@@ -117,8 +117,9 @@ fn timestamp_is_rfc3339_utc_with_microseconds_and_level_is_upper_case() {
 #[test]
 fn timestamp_is_the_clock_time_in_utc() {
     use std::time::{Duration, UNIX_EPOCH};
-    let clock =
-        logwarden::ManualClock::new(UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456));
+    let clock = logwarden::testing::ManualClock::new(
+        UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456),
+    );
     let handle = clock.clone();
     let (_, records) = support::capture_with(
         |b| b.clock(clock),

@@ -13,7 +13,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ZonedDateTime};
-use logwarden::{ManualClock, Rotation, Timezone};
+use logwarden::file::{Rotation, Timezone};
+use logwarden::testing::ManualClock;
 use serde_json::Value;
 use support::read_records;
 use tracing_subscriber::layer::SubscriberExt;

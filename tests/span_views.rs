@@ -112,7 +112,8 @@ fn two_built_layers_with_different_filters_each_show_their_own_spans() {
 fn each_layer_renders_span_fields_under_its_own_redaction() {
     for plain_first in [false, true] {
         let (plain, safe) = (Buf::default(), Buf::default());
-        let open = logwarden::JsonLayer::new(plain.clone()).redaction(logwarden::Redaction::none());
+        let open = logwarden::JsonLayer::new(plain.clone())
+            .redaction(logwarden::redact::Redaction::none());
         let guarded = logwarden::JsonLayer::new(safe.clone());
         let login = || {
             let _s = tracing::info_span!("login", password = "hunter2").entered();

@@ -88,7 +88,7 @@ fn drop_policy_counts_and_reports_exactly_what_it_dropped() {
     let (dispatch, guard) = with_writer(
         logwarden::builder()
             .buffer_bytes(2048)
-            .overflow(logwarden::Overflow::DROP),
+            .overflow(logwarden::writer::Overflow::DROP),
         &writer,
     );
     const N: u64 = 1_000;

@@ -11,12 +11,16 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use super::message::{system_time, Alert, AlertKind, ErrorGroup};
+use super::message::{Alert, AlertKind, ErrorGroup};
+use crate::clock::system_time;
 
 /// At most this many distinct errors are described per incident; the rest are only counted.
 const MAX_GROUPS: usize = 10;
 /// At most this many groups are listed in an alert.
 const TOP_GROUPS: usize = 5;
+
+/// How much of an error's message, target and trace id an alert keeps (in bytes).
+pub(crate) const MESSAGE_MAX: usize = 500;
 
 /// What the engine needs to know about an ERROR event the first time its group is seen.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

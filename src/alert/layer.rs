@@ -4,26 +4,21 @@ use std::cell::Cell;
 use std::collections::hash_map::DefaultHasher;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
 use tracing_core::field::{Field, Visit};
 use tracing_core::{Event, Level, Metadata, Subscriber};
 use tracing_log::NormalizeEvent;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::engine::{Engine, Sample};
-use crate::clock::Clock;
+use super::engine::{Sample, MESSAGE_MAX};
+use super::outbox::Outbox;
+use super::tracker::Tracker;
 use crate::diag::on_quiet_thread;
-use crate::notify::{AlertCounters, Job};
 use crate::record::Policy;
 use crate::redact::redact_text;
-use crate::text::{floor_boundary, CappedString};
-
-/// How much of an error message an alert keeps.
-pub(crate) const MESSAGE_MAX: usize = 500;
+use crate::text::{cut, floor_boundary, CappedString};
 
 thread_local! {
     /// Set while this thread is inside the layer: an event raised from within (a `Debug` impl
@@ -33,14 +28,13 @@ thread_local! {
 
 /// Counts ERROR events in a sliding window and hands alerts to the delivery thread.
 ///
-/// Built and installed by [`init()`](crate::init) and [`Builder::build`](crate::Builder::build);
+/// Built and installed by [`init()`](crate::init) and [`Builder::build`](crate::Builder::build)
+/// inside the one layer they return;
 /// its cost on non-ERROR events is one comparison, and on ERROR events one short lock and O(1)
 /// work (plus formatting a sample the first time a kind of error is seen).
-pub struct AlertLayer {
-    engine: Arc<Mutex<Engine>>,
-    queue: SyncSender<Job>,
-    clock: Clock,
-    counters: Arc<AlertCounters>,
+pub(crate) struct AlertLayer {
+    tracker: Tracker,
+    outbox: Outbox,
     /// The records' redaction rules: an alert never shows what the file would not.
     policy: Arc<Policy>,
     /// The record layer whose span fields the alert quotes (rendered under the same rules).
@@ -54,19 +48,10 @@ impl fmt::Debug for AlertLayer {
 }
 
 impl AlertLayer {
-    pub(crate) fn new(
-        engine: Arc<Mutex<Engine>>,
-        queue: SyncSender<Job>,
-        clock: Clock,
-        counters: Arc<AlertCounters>,
-        policy: Arc<Policy>,
-        view: u64,
-    ) -> Self {
+    pub(crate) fn new(tracker: Tracker, outbox: Outbox, policy: Arc<Policy>, view: u64) -> Self {
         AlertLayer {
-            engine,
-            queue,
-            clock,
-            counters,
+            tracker,
+            outbox,
             policy,
             view,
         }
@@ -152,15 +137,6 @@ impl Visit for SampleVisitor<'_> {
     }
 }
 
-/// `s` cut to at most `max` bytes on a character boundary, marked with `…` when cut.
-pub(crate) fn cut(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        s.truncate(floor_boundary(&s, max));
-        s.push('…');
-    }
-    s
-}
-
 impl<S> Layer<S> for AlertLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -189,8 +165,7 @@ where
         }
         let _leave = Leave;
         let key = group_key(meta);
-        let now = self.clock.now_micros();
-        let alerts = self.engine.lock().observe(now, key, || {
+        let alerts = self.tracker.observe(self.tracker.now(), key, || {
             let mut visitor = SampleVisitor {
                 message: None,
                 trace_id: None,
@@ -214,6 +189,6 @@ where
                 context: context.map(|c| cut(c, MESSAGE_MAX)),
             }
         });
-        crate::notify::enqueue(&self.queue, &self.counters, alerts);
+        self.outbox.send(alerts);
     }
 }

@@ -1,6 +1,6 @@
-//! What an alert says: the data a [`Notifier`](crate::Notifier) turns into a request body.
+//! What an alert says: the data a [`Notifier`](crate::notify::Notifier) turns into a request body.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 /// Which message of an incident this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +47,7 @@ pub struct ErrorGroup {
 /// An alert: an incident opened, still open, or resolved.
 ///
 /// Every string in here that came from a log event is raw text; the notifier escapes it for its
-/// destination (see [`SlackNotifier`](crate::SlackNotifier)).
+/// destination (see [`SlackNotifier`](crate::notify::SlackNotifier)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Alert {
@@ -92,40 +92,5 @@ impl Alert {
     pub fn duration(&self) -> Duration {
         let end = self.resolved_at.unwrap_or(self.last_error_at);
         end.duration_since(self.opened_at).unwrap_or_default()
-    }
-}
-
-pub(crate) fn system_time(micros: i64) -> SystemTime {
-    if micros >= 0 {
-        UNIX_EPOCH + Duration::from_micros(micros as u64)
-    } else {
-        UNIX_EPOCH - Duration::from_micros(micros.unsigned_abs())
-    }
-}
-
-/// `2m 13s`, `1h 02m`, `850ms`: durations for people.
-pub(crate) fn human_duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    if secs == 0 {
-        return format!("{}ms", d.as_millis());
-    }
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    match (h, m) {
-        (0, 0) => format!("{s}s"),
-        (0, _) => format!("{m}m {s:02}s"),
-        _ => format!("{h}h {m:02}m"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_well() {
-        assert_eq!(human_duration(Duration::from_millis(850)), "850ms");
-        assert_eq!(human_duration(Duration::from_secs(45)), "45s");
-        assert_eq!(human_duration(Duration::from_secs(133)), "2m 13s");
-        assert_eq!(human_duration(Duration::from_secs(3720)), "1h 02m");
     }
 }

@@ -3,5 +3,5 @@
 //! engine, notifiers and record reader.
 
 fn main() -> std::process::ExitCode {
-    logwarden::cli::main()
+    logwarden::__cli_main()
 }

@@ -6,9 +6,9 @@ use serde_json::json;
 
 use super::scan::summarize;
 use super::{bytes, Failure, IncidentsArgs};
-use crate::alert::human_duration;
 use crate::read::history::{Source, Summary};
 use crate::text::for_terminal;
+use crate::text::human_duration;
 use crate::timestamp::rfc3339;
 
 pub(crate) fn run(args: IncidentsArgs) -> Result<(), Failure> {
@@ -23,7 +23,7 @@ pub(crate) fn run(args: IncidentsArgs) -> Result<(), Failure> {
     };
     // A closed stdout (`| head`) is not an error worth a message.
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
-    summary.complete()
+    super::scan::complete(&summary)
 }
 
 fn seconds(d: std::time::Duration) -> f64 {

@@ -1,8 +1,8 @@
 //! The `logwarden` command (feature `cli`): `watch` a JSON log like the in-process layer does,
 //! rebuild `incidents` and MTTR from logs, and draw a `report`.
 //!
-//! Not a stable API: only the binary calls it. Hidden from the docs for that reason; it lives in
-//! the library so the command runs the crate's own engine, notifiers and reader.
+//! Private to the library, which runs it for the binary (`__cli_main`): the command uses the
+//! crate's own engine, notifiers and reader, none of which is public API.
 
 mod incidents;
 mod report;
@@ -126,7 +126,7 @@ impl fmt::Display for Failure {
 
 /// Runs the command line of this process. Exit codes: 0 done, 1 nothing to read or a bad input
 /// path, 2 usage.
-pub fn main() -> ExitCode {
+pub(crate) fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -122,3 +122,17 @@ impl Drop for Progress {
         }
     }
 }
+
+/// After the output: files that could not be read to their end make the command fail (exit 1),
+/// since its figures leave out what they held.
+pub(crate) fn complete(summary: &Summary) -> Result<(), Failure> {
+    match summary.unread {
+        0 => Ok(()),
+        n => Err(Failure(format!(
+            "{n} file{} could not be read to the end (see above): the figures leave out what \
+             {} held",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "it" } else { "they" }
+        ))),
+    }
+}

@@ -12,21 +12,19 @@
 use std::fs::{self, Metadata};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use parking_lot::Mutex;
-
 use super::{Failure, WatchArgs};
-use crate::alert::{cut, human_duration, system_time, Engine, Sample, MESSAGE_MAX};
-use crate::clock::{Clock, ManualClock};
+use crate::alert::{self, AlertCounters, Outbox, Sample, Tracker, MESSAGE_MAX};
+use crate::clock::{system_time, Clock, ManualClock};
 use crate::config::Alerting;
 use crate::diag::report;
-use crate::notify::{self, AlertCounters, Job};
+use crate::notify;
 use crate::read::follow::{Counts, Follower, Poll};
 use crate::read::line;
+use crate::text::{cut, human_duration};
 
 /// How long to wait at the end of the file before looking again.
 const IDLE: Duration = Duration::from_millis(100);
@@ -57,15 +55,16 @@ pub(crate) fn run(args: WatchArgs) -> Result<(), Failure> {
         SystemTime::now()
     });
     let time = Clock::Manual(clock.clone());
-    let engine = Arc::new(Mutex::new(Engine::new(alerting.settings)));
+    let tracker = Tracker::new(alerting.settings, time.clone());
     let options = notify::DeliveryOptions {
         echo: true,
         ..alerting.delivery
     };
-    let (mut delivery, queue) = notify::spawn(
+    let (outbox, inbox) = alert::outbox(options.queue);
+    let mut delivery = notify::spawn(
         alerting.notifier,
-        Arc::clone(&engine),
-        time.clone(),
+        tracker.clone(),
+        (outbox.clone(), inbox),
         None,
         options,
     )
@@ -81,9 +80,8 @@ pub(crate) fn run(args: WatchArgs) -> Result<(), Failure> {
         }
     ));
     let mut watcher = Watcher {
-        engine: Arc::clone(&engine),
-        queue,
-        counters: Arc::clone(&delivery.counters),
+        tracker: tracker.clone(),
+        outbox: outbox.clone(),
         clock: clock.clone(),
         time: time.clone(),
         replaying: args.from_start,
@@ -97,13 +95,12 @@ pub(crate) fn run(args: WatchArgs) -> Result<(), Failure> {
     if !watcher.replaying {
         clock.set(SystemTime::now());
     }
-    let resolved = engine.lock().tick(time.now_micros());
-    notify::enqueue(&watcher.queue, &watcher.counters, resolved);
+    outbox.send(tracker.due());
     let finished = delivery.shutdown(Instant::now() + args.shutdown_timeout);
     let counts = follower.counts();
-    let history = engine.lock().history();
-    let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-    let c = &delivery.counters;
+    let history = tracker.history();
+    let get = AlertCounters::get;
+    let c = &outbox.counters;
     let alerts = if has_webhook {
         format!("alerts: {} sent, {} failed", get(&c.sent), get(&c.failed))
     } else {
@@ -226,9 +223,8 @@ fn stop_on_signals() -> Result<Arc<AtomicBool>, Failure> {
 
 /// Turns lines into observations of the engine.
 struct Watcher {
-    engine: Arc<Mutex<Engine>>,
-    queue: SyncSender<Job>,
-    counters: Arc<AlertCounters>,
+    tracker: Tracker,
+    outbox: Outbox,
     clock: ManualClock,
     /// The same clock, read.
     time: Clock,
@@ -308,19 +304,16 @@ impl Watcher {
         }
         let target = entry.target.as_deref().unwrap_or_default();
         let message = entry.message.as_deref().unwrap_or_default();
-        let alerts = self
-            .engine
-            .lock()
-            .observe(at, entry.group_key(), || Sample {
-                message: cut(message.to_owned(), MESSAGE_MAX),
-                target: cut(target.to_owned(), MESSAGE_MAX),
-                trace_id: entry
-                    .trace_id
-                    .as_deref()
-                    .map(|t| cut(t.to_owned(), MESSAGE_MAX)),
-                ..Sample::default()
-            });
-        notify::enqueue(&self.queue, &self.counters, alerts);
+        let alerts = self.tracker.observe(at, entry.group_key(), || Sample {
+            message: cut(message.to_owned(), MESSAGE_MAX),
+            target: cut(target.to_owned(), MESSAGE_MAX),
+            trace_id: entry
+                .trace_id
+                .as_deref()
+                .map(|t| cut(t.to_owned(), MESSAGE_MAX)),
+            ..Sample::default()
+        });
+        self.outbox.send(alerts);
     }
 }
 

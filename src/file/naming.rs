@@ -5,7 +5,7 @@
 //! watching `*.log` do not pick them up, and retention recognises them by parsing, never by
 //! prefix, so it cannot delete a file it did not create.
 //!
-//! The names stay UTC whatever [`Timezone`](crate::Timezone) rotation follows: a local-time name
+//! The names stay UTC whatever [`Timezone`](crate::file::Timezone) rotation follows: a local-time name
 //! would repeat in the hour that happens twice when clocks go back, and would not sort
 //! chronologically as text across that hour.
 

@@ -9,7 +9,7 @@ use super::timezone::Zone;
 const MAX_TRANSITIONS: usize = 16;
 
 /// How often the active file is rotated by time, in addition to (or instead of) the size
-/// trigger. Periods follow the wall clock of the configured [`Timezone`](crate::Timezone), UTC
+/// trigger. Periods follow the wall clock of the configured [`Timezone`](crate::file::Timezone), UTC
 /// by default.
 ///
 /// A newtype over a private enum so that periods can be added without breaking callers.

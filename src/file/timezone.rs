@@ -11,7 +11,7 @@ use std::fmt;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
-/// The time zone whose wall clock [`Rotation`](crate::Rotation) follows: daily rotation at local
+/// The time zone whose wall clock [`Rotation`](crate::file::Rotation) follows: daily rotation at local
 /// midnight, hourly at the start of each local hour.
 ///
 /// Only *when* the file rotates depends on it. The record's `timestamp` stays UTC (RFC 3339 with

@@ -1,16 +1,23 @@
-//! Delivering alerts: the [`Notifier`] trait, its Slack and generic-JSON implementations, the
-//! webhook secret, and the background delivery thread with its retries.
+//! Where alerts go: the [`Notifier`] trait that shapes a request body, its Slack and plain-JSON
+//! implementations, and the [`Webhook`] URL they post to, which is a secret.
+//!
+//! Posting happens on a background thread with timeouts and retries (cargo feature `http`, on by
+//! default); without a notifier, or without the feature, alerts go to stderr and the log file.
 
+mod json;
+#[cfg(feature = "http")]
+mod post;
 mod slack;
 mod webhook;
 mod worker;
 
+pub use json::JsonNotifier;
 pub use slack::SlackNotifier;
 pub use webhook::Webhook;
 
-pub(crate) use worker::{enqueue, spawn, AlertCounters, Delivery, DeliveryOptions, Job};
+pub(crate) use worker::{spawn, Delivery};
 
-use serde_json::json;
+use std::time::Duration;
 
 use crate::alert::Alert;
 
@@ -26,67 +33,31 @@ pub trait Notifier: Send + Sync + std::fmt::Debug + 'static {
     fn body(&self, alert: &Alert) -> String;
 }
 
-/// Posts alerts as a plain JSON object (for a receiver of your own, Alertmanager-style bridges,
-/// or anything that is not Slack-compatible): `kind`, `incident`, `service`, `env`, `host`,
-/// `threshold`, `window_secs`, `errors_in_window`, `errors_since_last`, `errors_total`,
-/// `first_error_at`, `last_error_at`, `opened_at`, `resolved_at`, `duration_secs`, `top_errors`,
-/// `other_errors` and a human-readable `text`.
+/// Timeouts and retry policy.
 #[derive(Debug, Clone)]
-pub struct JsonNotifier {
-    webhook: Webhook,
+pub(crate) struct DeliveryOptions {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) max_attempts: u32,
+    pub(crate) backoff: Duration,
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) max_backoff: Duration,
+    pub(crate) queue: usize,
+    /// Also print each alert's headline on stdout as it is taken for delivery: `logwarden watch`
+    /// shows every decision, whether or not a webhook is configured.
+    pub(crate) echo: bool,
 }
 
-impl JsonNotifier {
-    /// A notifier posting to `webhook`.
-    pub fn new(webhook: Webhook) -> Self {
-        JsonNotifier { webhook }
-    }
-}
-
-fn rfc3339(t: std::time::SystemTime) -> String {
-    crate::timestamp::rfc3339(crate::clock::micros_of(t))
-}
-
-impl Notifier for JsonNotifier {
-    fn name(&self) -> &str {
-        "webhook"
-    }
-
-    fn webhook(&self) -> &Webhook {
-        &self.webhook
-    }
-
-    fn body(&self, alert: &Alert) -> String {
-        let top: Vec<_> = alert
-            .top_errors
-            .iter()
-            .map(|g| {
-                json!({
-                    "message": g.message, "target": g.target, "location": g.location,
-                    "count": g.count, "trace_id": g.trace_id, "context": g.context,
-                })
-            })
-            .collect();
-        json!({
-            "kind": alert.kind.as_str(),
-            "incident": alert.incident,
-            "service": alert.service,
-            "env": alert.env,
-            "host": alert.host,
-            "threshold": alert.threshold,
-            "window_secs": alert.window.as_secs_f64(),
-            "errors_in_window": alert.errors_in_window,
-            "errors_since_last": alert.errors_since_last,
-            "errors_total": alert.errors_total,
-            "first_error_at": rfc3339(alert.first_error_at),
-            "last_error_at": rfc3339(alert.last_error_at),
-            "opened_at": rfc3339(alert.opened_at),
-            "resolved_at": alert.resolved_at.map(rfc3339),
-            "duration_secs": alert.duration().as_secs_f64(),
-            "top_errors": top,
-            "other_errors": alert.other_errors,
-            "text": slack::headline(alert),
-        })
-        .to_string()
+impl Default for DeliveryOptions {
+    fn default() -> Self {
+        DeliveryOptions {
+            connect_timeout: Duration::from_secs(3),
+            request_timeout: Duration::from_secs(10),
+            max_attempts: 5,
+            backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(30),
+            queue: 64,
+            echo: false,
+        }
     }
 }

@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 use serde_json::{json, Value};
 
 use super::{Notifier, Webhook};
-use crate::alert::{human_duration, Alert, AlertKind};
+use crate::alert::{Alert, AlertKind};
+use crate::text::human_duration;
 
 /// Slack's limit on a section block's text, in characters.
 const SECTION_MAX: usize = 3_000;

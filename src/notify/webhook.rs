@@ -21,7 +21,7 @@ pub(crate) struct WebhookError {
 }
 
 impl Webhook {
-    /// Validates `url` for use in a custom [`Notifier`](crate::Notifier): an absolute `https://`
+    /// Validates `url` for use in a custom [`Notifier`](super::Notifier): an absolute `https://`
     /// URL, or `http://` to a loopback host.
     ///
     /// # Errors
@@ -96,6 +96,7 @@ impl Webhook {
     }
 
     /// The full URL, for the HTTP client only.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn expose(&self) -> &str {
         &self.url
     }
@@ -107,6 +108,7 @@ impl Webhook {
 
     /// Replaces every occurrence of the URL (or its path) in `text` with the shown form: error
     /// messages of the HTTP stack may quote the URL they failed on.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn redact(&self, text: &str) -> String {
         let mut out = text.replace(&self.url, &format!("{}/…", self.origin));
         let path = &self.url[self.url.find("://").map_or(0, |i| i + 3)..];

@@ -29,12 +29,12 @@ impl Source {
             Source::Records => "from the alert records".to_owned(),
             Source::Derived { threshold, window } => format!(
                 "derived: {threshold} ERRORs within {}",
-                crate::alert::human_duration(window)
+                crate::text::human_duration(window)
             ),
             Source::Mixed { threshold, window } => format!(
                 "from the alert records where the logs have them, else derived: {threshold} \
                  ERRORs within {}",
-                crate::alert::human_duration(window)
+                crate::text::human_duration(window)
             ),
         }
     }
@@ -101,20 +101,6 @@ pub(crate) struct Summary {
 }
 
 impl Summary {
-    /// After the output: files that could not be read to their end make the command fail
-    /// (exit 1), since its figures leave out what they held.
-    pub(crate) fn complete(&self) -> Result<(), crate::cli::Failure> {
-        match self.unread {
-            0 => Ok(()),
-            n => Err(crate::cli::Failure(format!(
-                "{n} file{} could not be read to the end (see above): the figures leave out what \
-                 {} held",
-                if n == 1 { "" } else { "s" },
-                if n == 1 { "it" } else { "they" }
-            ))),
-        }
-    }
-
     /// Resolved incidents only: an incident still open has no duration yet.
     pub(crate) fn resolved(&self) -> impl Iterator<Item = &Incident> {
         self.incidents.iter().filter(|i| i.resolved_at.is_some())

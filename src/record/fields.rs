@@ -10,12 +10,12 @@ use smallvec::SmallVec;
 use tracing_core::field::{Field, Visit};
 
 use super::escape::{escape_capped, push_cut_marker, Escaper};
+use super::keys::{intern_joined, push_key};
 use super::policy::Policy;
-use super::schema::{intern_joined, push_key};
 use crate::redact::{redact, REDACTED};
 
 /// Whether two entries are the same JSON key. Entry names are final keys (reserved names
-/// already carry their prefix, see [`Reserved`](super::schema::Reserved)), so this is equality;
+/// already carry their prefix, see [`Reserved`](super::keys::Reserved)), so this is equality;
 /// names are usually the callsite's own `&'static str`, so the pointer often decides.
 #[inline]
 pub(crate) fn same_key(a: &str, b: &str) -> bool {

@@ -13,12 +13,14 @@ use tracing_subscriber::registry::LookupSpan;
 
 use std::sync::Arc;
 
-use super::escape::{escape_into, quoted_into};
+use super::escape::quoted_into;
 use super::fields::{push_text, same_key, Entry, Recorder, Rendered};
+use super::keys::COLLISION_PREFIX;
+use super::notice::Notice;
 use super::policy::{
     Policy, DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_LINE_BYTES, DROPPED_FIELDS_KEY, MIN_FIELD_BYTES,
 };
-use super::schema::{Format, Key, Layout, Reserved, Schema, TimeFormat, COLLISION_PREFIX};
+use super::schema::{Format, Key, Layout, Schema, TimeFormat};
 use super::spans::{self, SpanFields, SpanStore};
 use crate::clock::Clock;
 use crate::redact::Redaction;
@@ -80,15 +82,16 @@ impl<W> JsonLayer<W> {
     /// `development` until told otherwise.
     pub fn new(make_writer: W) -> Self {
         let layout = Layout::default();
+        let policy = Policy::new(layout.reserved());
         let mut layer = JsonLayer {
-            schema: Arc::new(Schema::new(&layout, "", "", &Policy::default())),
+            schema: Arc::new(Schema::new(&layout, "", "", &policy)),
             layout,
             make_writer,
             service: crate::host::executable_name().to_owned(),
             env: "development".to_owned(),
             clock: Clock::System,
             caps: (DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_LINE_BYTES),
-            policy: Arc::new(Policy::default()),
+            policy: Arc::new(policy),
             view: NEXT_VIEW.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             #[cfg(feature = "opentelemetry")]
             dispatch: std::sync::OnceLock::new(),
@@ -249,7 +252,7 @@ impl<W> JsonLayer<W> {
     }
 
     fn render_schema(&mut self) {
-        Arc::make_mut(&mut self.policy).reserved = Reserved::new(&self.layout);
+        Arc::make_mut(&mut self.policy).reserved = self.layout.reserved();
         self.schema = Arc::new(Schema::new(
             &self.layout,
             &self.service,
@@ -260,10 +263,7 @@ impl<W> JsonLayer<W> {
 
     /// The renderer for the crate's own records, with this layer's constant fields.
     pub(crate) fn notice(&self) -> Notice {
-        Notice {
-            schema: Arc::clone(&self.schema),
-            clock: self.clock.clone(),
-        }
+        Notice::new(Arc::clone(&self.schema), self.clock.clone())
     }
 
     /// Replaces the writer, keeping everything else (the builder makes the writer last).
@@ -453,63 +453,6 @@ impl<W> JsonLayer<W> {
             line.extend_from_slice(itoa::Buffer::new().format(dropped).as_bytes());
         }
         line.extend_from_slice(b"}\n");
-    }
-}
-
-/// Renders the crate's own records (lines lost, lines dropped) in the same schema as events, with
-/// target `logwarden`, for the writer thread to put straight into the file.
-#[derive(Clone, Debug)]
-pub(crate) struct Notice {
-    schema: Arc<Schema>,
-    clock: Clock,
-}
-
-impl Notice {
-    pub(crate) fn render(&self, out: &mut Vec<u8>, level: &str, message: &str) {
-        self.render_with(out, level, "logwarden", message, &serde_json::Value::Null);
-    }
-
-    /// A record with extra top-level fields (an object; anything else adds nothing).
-    pub(crate) fn render_with(
-        &self,
-        out: &mut Vec<u8>,
-        level: &str,
-        target: &str,
-        message: &str,
-        extra: &serde_json::Value,
-    ) {
-        let level = match level {
-            "ERROR" => Level::ERROR,
-            "WARN" => Level::WARN,
-            "DEBUG" => Level::DEBUG,
-            "TRACE" => Level::TRACE,
-            _ => Level::INFO,
-        };
-        self.schema
-            .head(out, self.clock.now_micros(), &level, false);
-        escape_into(out, message);
-        self.schema.after_message(out);
-        escape_into(out, target);
-        self.schema.after_target(out, None, None);
-        if let serde_json::Value::Object(fields) = extra {
-            for (key, value) in fields {
-                out.push(b',');
-                if self.schema.writes(key) {
-                    // A fixed field or renamed key of the same name: ours gives way.
-                    quoted_into(out, &format!("logwarden.{key}"));
-                } else {
-                    quoted_into(out, key);
-                }
-                out.push(b':');
-                // serde_json writes valid JSON; only U+2028/9 would need our extra escaping, and
-                // values here are numbers and short texts that pass through `quoted_into` below.
-                match value {
-                    serde_json::Value::String(s) => quoted_into(out, s),
-                    other => out.extend_from_slice(other.to_string().as_bytes()),
-                }
-            }
-        }
-        out.extend_from_slice(b"}\n");
     }
 }
 

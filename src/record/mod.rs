@@ -2,15 +2,18 @@
 
 mod escape;
 mod fields;
+mod keys;
 mod layer;
+mod notice;
 mod policy;
 mod schema;
 mod spans;
 
 #[cfg(test)]
 pub(crate) use escape::escape_into;
+pub(crate) use layer::span_context;
 pub use layer::JsonLayer;
-pub(crate) use layer::{span_context, Notice};
+pub(crate) use notice::Notice;
 pub(crate) use policy::{
     Policy, DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_LINE_BYTES, MIN_FIELD_BYTES, MIN_LINE_BYTES,
 };

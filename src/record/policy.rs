@@ -2,7 +2,7 @@
 
 use std::cell::Cell;
 
-use super::schema::Reserved;
+use super::keys::Reserved;
 use crate::redact::Redaction;
 
 /// Default cap on one value's JSON text: a long stack trace fits, a runaway `Debug` does not.
@@ -27,18 +27,17 @@ pub(crate) struct Policy {
     pub(crate) reserved: Reserved,
 }
 
-impl Default for Policy {
-    fn default() -> Self {
+impl Policy {
+    /// The default redaction and caps, with `reserved` as the record's own keys.
+    pub(crate) fn new(reserved: Reserved) -> Self {
         Policy {
             redaction: Redaction::default(),
             max_field: DEFAULT_MAX_FIELD_BYTES,
             max_line: DEFAULT_MAX_LINE_BYTES,
-            reserved: Reserved::default(),
+            reserved,
         }
     }
-}
 
-impl Policy {
     /// Brings the caps into the range that keeps the guarantees (a field always fits in a line,
     /// twice over), for callers that cannot return an error. The builder rejects such values.
     pub(crate) fn clamped(mut self) -> Self {

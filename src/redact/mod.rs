@@ -25,7 +25,7 @@ pub(crate) const REDACTED: &str = "[REDACTED]";
 /// `userPassword` all match, `passwords_enabled` does not), and no value patterns.
 ///
 /// ```
-/// use logwarden::{Redaction, ValuePatterns};
+/// use logwarden::redact::{Redaction, ValuePatterns};
 /// // The defaults plus two keys of our own, and e-mail addresses masked in any text.
 /// let redaction = Redaction::default()
 ///     .keys(["iban", "national_id"])

@@ -13,7 +13,7 @@ use smallvec::SmallVec;
 /// Which shapes of secret are masked wherever they appear in a text value or the message.
 ///
 /// Off by default: each pattern costs a scan of every text value, and each has false positives
-/// (see below). Turn on the ones your data needs with [`Redaction::values`](crate::Redaction::values)
+/// (see below). Turn on the ones your data needs with [`Redaction::values`](crate::redact::Redaction::values)
 /// or `LOGWARDEN_REDACT_VALUES=email,card,bearer,jwt,aws_key` (or `all`).
 ///
 /// | pattern | matches | written as | false positives |

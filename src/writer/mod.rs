@@ -6,9 +6,9 @@
 //! one `memcpy` per line and no allocation, and the writer issues large writes.
 
 mod io_sink;
+mod modes;
 mod worker;
 
-use std::fmt;
 use std::io;
 use std::sync::{Arc, Weak};
 use std::time::Instant;
@@ -17,44 +17,13 @@ use tracing_core::Metadata;
 use tracing_subscriber::fmt::MakeWriter;
 
 pub(crate) use io_sink::IoSink;
+pub use modes::{Overflow, StdoutMode};
 pub(crate) use worker::{spawn, Sink, SinkError, WorkerHandle};
 
-/// What to do when a line arrives and the writer's buffer is full.
-///
-/// A newtype over a private enum so that policies can be added without breaking callers.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Overflow(OverflowKind);
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum OverflowKind {
-    Block,
-    Drop,
-}
-
-impl Overflow {
-    /// Lossless (the default): the logging thread waits until the writer has made room.
-    pub const BLOCK: Overflow = Overflow(OverflowKind::Block);
-    /// Lossy: the line is dropped and counted; a `WARN` record later says how many were lost.
-    pub const DROP: Overflow = Overflow(OverflowKind::Drop);
-
-    pub(crate) fn is_block(self) -> bool {
-        self.0 == OverflowKind::Block
-    }
-}
-
-impl Default for Overflow {
-    fn default() -> Self {
-        Overflow::BLOCK
-    }
-}
-
-impl fmt::Debug for Overflow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self.0 {
-            OverflowKind::Block => "Overflow::BLOCK",
-            OverflowKind::Drop => "Overflow::DROP",
-        })
-    }
+/// Renders the crate's own records (lines lost, lines dropped) in the layout of the file, for the
+/// writer thread to put straight into its sink.
+pub(crate) trait Announce: Send + 'static {
+    fn render(&self, out: &mut Vec<u8>, level: &str, message: &str);
 }
 
 /// The caller-side handle of a writer thread (one per destination: file, stdout).

@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::Overflow;
+use super::{Announce, Overflow};
 use crate::diag::{report, Counters};
-use crate::record::Notice;
 
 /// Where a writer thread puts its batches: the rotating file, stdout, a user's writer.
 pub(crate) trait Sink: Send + 'static {
@@ -241,7 +240,7 @@ pub(crate) fn spawn(
     capacity: usize,
     overflow: Overflow,
     counters: Arc<Counters>,
-    notice: Option<Notice>,
+    notice: Option<Box<dyn Announce>>,
     thread_name: &str,
 ) -> io::Result<WorkerHandle> {
     let shared = Arc::new(Shared {
@@ -280,7 +279,7 @@ struct Failure {
 struct Worker {
     shared: Arc<Shared>,
     sink: Box<dyn Sink>,
-    notice: Option<Notice>,
+    notice: Option<Box<dyn Announce>>,
     failing: Option<Failure>,
     /// Dropped lines not yet reported in a record (kept while writing fails).
     dropped_unreported: u64,

@@ -8,9 +8,9 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::chart::{self, Series};
-use crate::alert::human_duration;
 use crate::cli::bytes;
 use crate::read::history::{Incident, Summary};
+use crate::text::human_duration;
 use crate::timestamp::rfc3339_seconds;
 
 /// What the page says about itself, besides the summary.

@@ -12,7 +12,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::{Failure, ReportArgs};
-use crate::alert::human_duration;
+use crate::text::human_duration;
 pub(crate) use html::{render, Meta};
 
 pub(crate) fn run(args: ReportArgs) -> Result<(), Failure> {
@@ -43,7 +43,7 @@ pub(crate) fn run(args: ReportArgs) -> Result<(), Failure> {
         line.push_str(&format!(", {open} still open"));
     }
     let _ = writeln!(std::io::stderr(), "{line}");
-    summary.complete()
+    super::scan::complete(&summary)
 }
 
 /// The page's title: what was read.
