@@ -37,7 +37,7 @@ impl Compressor {
                         .and_then(|n| n.to_str())
                         .and_then(|n| parse_rotated(&name, n))
                         .map(|(micros, _)| micros);
-                    super::prune_reporting(&dir, &name, &retention, settled);
+                    super::naming::prune_reporting(&dir, &name, &retention, settled);
                 }
             });
         match thread {

@@ -13,6 +13,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::diag::report;
 use crate::timestamp::{parse_compact, push_compact};
 
 pub(crate) const GZ_SUFFIX: &str = ".gz";
@@ -113,6 +114,17 @@ pub(crate) fn prune(
     match rotations.get(first_kept) {
         Some(&(oldest_kept, _)) => remove_all(rotated.iter().filter(|r| r.micros < oldest_kept)),
         None => remove_all(rotated.iter()),
+    }
+}
+
+/// [`prune`], with a failure reported on stderr: the caller (a rotation, a compression) has no
+/// one to return it to, and goes on.
+pub(crate) fn prune_reporting(dir: &Path, name: &str, retention: &Retention, settled: Option<i64>) {
+    if let Err(e) = prune(dir, name, retention, settled) {
+        report(format_args!(
+            "cannot delete old rotated files of {}: {e}",
+            dir.join(name).display()
+        ));
     }
 }
 

@@ -1,0 +1,651 @@
+//! The rolling file: the [`Sink`] the writer thread writes batches to, rotated by size and time,
+//! with retention and (feature `gzip`) compression of what it rotates away.
+
+#[cfg(feature = "gzip")]
+use super::gzip;
+use super::rotation::Rotation;
+use super::timezone::Zone;
+use super::{naming, swap};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::clock::Clock;
+use crate::diag::{report, Counters};
+use crate::writer::{Sink, SinkError};
+
+/// Everything the rolling file needs to know; validated by the builder.
+#[derive(Clone, Debug)]
+pub(crate) struct FileOptions {
+    pub(crate) dir: PathBuf,
+    pub(crate) name: String,
+    /// Rotate before a write would make the file larger than this.
+    pub(crate) max_bytes: Option<u64>,
+    pub(crate) rotation: Rotation,
+    /// The wall clock `rotation` follows.
+    pub(crate) zone: Zone,
+    pub(crate) keep: usize,
+    /// Cap on the total size of the rotated files (their `.gz` once compressed).
+    pub(crate) max_total_bytes: Option<u64>,
+    pub(crate) mode: u32,
+    #[cfg_attr(not(feature = "gzip"), allow(dead_code))]
+    pub(crate) gzip: bool,
+    pub(crate) clock: Clock,
+}
+
+/// Why opening the log failed, so the builder can name the right setting.
+#[derive(Debug)]
+pub(crate) enum OpenError {
+    /// The directory could not be created or is not a directory.
+    Dir(io::Error),
+    /// The active file could not be opened (permission, symlink, not a regular file).
+    File(io::Error),
+}
+
+pub(crate) struct RollingFile {
+    opts: FileOptions,
+    path: PathBuf,
+    file: Option<File>,
+    /// Bytes in the active file, counted by us: no `stat` per write.
+    size: u64,
+    next_rotation: i64,
+    last_rotation: i64,
+    counters: Arc<Counters>,
+    /// Set while renames fail: no new attempt before this time, so a directory that refuses
+    /// renames costs one syscall a second, not one per batch.
+    rotation_retry_at: Option<Instant>,
+    /// Set while the active file cannot be reopened, so that it is reported once.
+    reopen_failing: bool,
+    /// Cleared when the filesystem cannot exchange two names: rename-then-create from then on.
+    swap_supported: bool,
+    /// Set when a rotated file could not leave the staging path, so the next rotation moves it
+    /// first.
+    staged_leftover: bool,
+    /// The empty file the next rotation swaps in, created ahead (see [`super::swap`]).
+    staged: Option<File>,
+    #[cfg(feature = "gzip")]
+    compressor: Option<gzip::Compressor>,
+}
+
+impl RollingFile {
+    /// Creates the directory if needed and opens (or creates) the active file.
+    pub(crate) fn open(mut opts: FileOptions, counters: Arc<Counters>) -> Result<Self, OpenError> {
+        create_dir(&opts.dir).map_err(OpenError::Dir)?;
+        // Absolute, so that a later `chdir` of the application does not move the log.
+        opts.dir = std::path::absolute(&opts.dir).map_err(OpenError::Dir)?;
+        // Rotation renames and creates files in the directory: find out now, not at the first
+        // rotation, whether it lets us (an existing writable file in a read-only directory).
+        probe_dir(&opts.dir).map_err(OpenError::Dir)?;
+        let path = opts.dir.join(&opts.name);
+        // What a crash between a swap and its rename left behind goes where it belongs first.
+        let settled = settle_staged(&opts.dir, &opts.name).map_err(OpenError::Dir)?;
+        let file = open_active(&path, opts.mode).map_err(OpenError::File)?;
+        let meta = file.metadata().map_err(OpenError::File)?;
+        let now = opts.clock.now_micros();
+        let mut next_rotation = opts.rotation.next_boundary(now, &opts.zone);
+        // A non-empty file left by an earlier run in an earlier period is rotated at the first
+        // write, so each rotated file holds one period.
+        if meta.len() > 0 {
+            if let (Some(current), Ok(modified)) =
+                (opts.rotation.period_start(now, &opts.zone), meta.modified())
+            {
+                let mtime = modified
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_micros() as i64);
+                if opts
+                    .rotation
+                    .period_start(mtime, &opts.zone)
+                    .is_some_and(|p| p < current)
+                {
+                    next_rotation = current;
+                }
+            }
+        }
+        #[allow(unused_mut)] // set below only with the `gzip` feature
+        let mut file = RollingFile {
+            size: meta.len(),
+            path,
+            file: Some(file),
+            next_rotation,
+            last_rotation: i64::MIN,
+            counters,
+            rotation_retry_at: None,
+            reopen_failing: false,
+            swap_supported: true,
+            staged_leftover: false,
+            staged: None,
+            opts,
+            #[cfg(feature = "gzip")]
+            compressor: None,
+        };
+        file.prepare_staging();
+        #[cfg(feature = "gzip")]
+        if file.opts.gzip {
+            file.compressor = Some(gzip::Compressor::new(
+                file.opts.dir.clone(),
+                file.opts.name.clone(),
+                file.retention(),
+                file.opts.mode,
+            ));
+        }
+        // A file a crash left staged is a rotated file like any other: compressed, pruned.
+        if let Some(settled) = settled {
+            file.after_rotation(&settled);
+        }
+        Ok(file)
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn retention(&self) -> naming::Retention {
+        naming::Retention {
+            keep: self.opts.keep,
+            max_total_bytes: self.opts.max_total_bytes,
+        }
+    }
+
+    fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "log file is not open",
+                ))
+            }
+        };
+        match file.write_all(chunk) {
+            Ok(()) => {
+                self.size += chunk.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                // A short write (disk full) leaves part of a line: cut the file back to the last
+                // whole line so no torn record stays behind. Never extend it: another tool may
+                // have truncated it meanwhile (copytruncate).
+                let len = file.metadata().map_or(self.size, |m| m.len());
+                let _ = file.set_len(self.size.min(len));
+                Err(e)
+            }
+        }
+    }
+
+    /// Moves the active file to its rotated name and puts a fresh one in its place. Returns
+    /// whether it rotated: a failure to move it is counted and reported once, and writing goes
+    /// on in the current file (nothing is lost, the file grows past its limit) until a retry a
+    /// second later works.
+    fn rotate(&mut self, now: i64) -> io::Result<bool> {
+        self.next_rotation = self.opts.rotation.next_boundary(now, &self.opts.zone);
+        if self.size == 0 {
+            return Ok(false);
+        }
+        if self.rotation_retry_at.is_some_and(|at| Instant::now() < at) {
+            return Ok(false);
+        }
+        let stuck = self.staged_leftover;
+        if stuck {
+            match settle_staged(&self.opts.dir, &self.opts.name) {
+                Ok(settled) => {
+                    self.staged_leftover = false;
+                    if let Some(settled) = settled {
+                        self.after_rotation(&settled);
+                    }
+                }
+                // Still in the way: swapping would fail; rename-then-create does not need it.
+                Err(_) => self.swap_supported = false,
+            }
+        }
+        // Never replace a file already at the name (a clock set back, an earlier run, a copy put
+        // back by hand): take the next free microsecond. Names are UTC, so a daylight-saving
+        // change cannot make two rotations collide either.
+        let stamp = now.max(self.last_rotation.saturating_add(1));
+        let (stamp, rotated) = free_rotated_path(&self.opts.dir, &self.opts.name, stamp);
+        let fresh = match self.move_out(&rotated) {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                Counters::add(&self.counters.rotation_errors, 1);
+                if self.rotation_retry_at.is_none() {
+                    report(format_args!(
+                        "cannot rotate {} to {}: {e}; writing goes on in the current file",
+                        self.path.display(),
+                        rotated.display()
+                    ));
+                }
+                self.rotation_retry_at = Some(Instant::now() + Duration::from_secs(1));
+                return Ok(false);
+            }
+        };
+        self.rotation_retry_at = None;
+        self.last_rotation = stamp;
+        self.file = None;
+        self.size = 0;
+        Counters::add(&self.counters.rotations, 1);
+        // The fresh file first, retention and compression after: the sooner it is there, the
+        // shorter the gap a tailer can see on the rename-then-create path.
+        let fresh = match fresh {
+            Some(file) => Ok(file),
+            None => open_active(&self.path, self.opts.mode),
+        };
+        // Unless this very rotation left the old file staged (moved at the next one): a
+        // leftover that is merely stuck must not stop retention and compression.
+        let staged_here = self.staged_leftover && !stuck;
+        if !staged_here {
+            self.after_rotation(&rotated);
+        }
+        self.file = Some(fresh?);
+        self.prepare_staging();
+        Ok(true)
+    }
+
+    /// Creates the file the next rotation swaps in, unless it is there. A failure is not
+    /// reported: the rotation tries again, and falls back to rename-then-create.
+    fn prepare_staging(&mut self) {
+        if !self.swap_supported || self.staged_leftover || self.staged.is_some() {
+            return;
+        }
+        let staging = swap::staging_path(&self.opts.dir, &self.opts.name);
+        self.staged = swap::create_staging(&staging, self.opts.mode).ok();
+    }
+
+    /// Moves the active file to `rotated`. Returns the fresh active file when it was swapped in
+    /// atomically ([`swap`]), or `None` after a plain rename: the caller creates it then.
+    fn move_out(&mut self, rotated: &Path) -> io::Result<Option<File>> {
+        let staging = swap::staging_path(&self.opts.dir, &self.opts.name);
+        // Prepared at the last rotation, unless deleted since (with the directory, say).
+        let prepared = self.staged.take().filter(|f| same_file(f, &staging));
+        let fresh = match prepared {
+            Some(f) => Some(f),
+            // Something else in the way: rename-then-create this time.
+            None if self.swap_supported && !self.staged_leftover => {
+                swap::create_staging(&staging, self.opts.mode).ok()
+            }
+            None => None,
+        };
+        if let Some(fresh) = fresh {
+            match swap::swap_in(&self.path, &staging, fresh, rotated)? {
+                swap::Swap::Done(file) => return Ok(Some(file)),
+                swap::Swap::Staged(file, e) => {
+                    // Rotated all the same: the fresh file is active. The old one is moved to a
+                    // rotated name at the next rotation (or start), and retention skips it now.
+                    report(format_args!(
+                        "cannot rename {} to {}: {e}; its lines stay in {} until the next rotation",
+                        staging.display(),
+                        rotated.display(),
+                        staging.display()
+                    ));
+                    self.staged_leftover = true;
+                    return Ok(Some(file));
+                }
+                swap::Swap::Unsupported => self.swap_supported = false,
+            }
+        }
+        fs::rename(&self.path, rotated)?;
+        Ok(None)
+    }
+
+    fn after_rotation(&mut self, rotated: &Path) {
+        #[cfg(feature = "gzip")]
+        if let Some(compressor) = &self.compressor {
+            // Compression and the pruning after it happen in order on one background thread.
+            if compressor.submit(rotated.to_path_buf()) {
+                return;
+            }
+        }
+        let _ = rotated;
+        naming::prune_reporting(&self.opts.dir, &self.opts.name, &self.retention(), None);
+    }
+
+    fn write_sized(&mut self, batch: &[u8], max: u64) -> Result<(), SinkError> {
+        let mut rest = batch;
+        while !rest.is_empty() {
+            let at = batch.len() - rest.len();
+            let fail = |error| SinkError {
+                error,
+                unwritten_from: at,
+            };
+            let room = max.saturating_sub(self.size);
+            if rest.len() as u64 <= room {
+                return self.write_chunk(rest).map_err(fail);
+            }
+            // The longest run of whole lines that still fits.
+            let fits = memchr::memrchr(b'\n', &rest[..room as usize]).map_or(0, |i| i + 1);
+            if fits > 0 {
+                self.write_chunk(&rest[..fits]).map_err(fail)?;
+                rest = &rest[fits..];
+                continue;
+            }
+            if self.size > 0 {
+                let now = self.opts.clock.now_micros();
+                if !self.rotate(now).map_err(fail)? {
+                    // Rotation is failing: keep every line, past the limit.
+                    return self.write_chunk(rest).map_err(fail);
+                }
+                continue;
+            }
+            // Empty file and the next line alone is larger than the limit: it goes alone.
+            let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+            self.write_chunk(&rest[..end]).map_err(fail)?;
+            rest = &rest[end..];
+        }
+        Ok(())
+    }
+}
+
+/// The rotated path for `stamp`, or for the first later microsecond whose name (and its `.gz`)
+/// is free. Returns the stamp used with the path.
+fn free_rotated_path(dir: &Path, name: &str, mut stamp: i64) -> (i64, PathBuf) {
+    loop {
+        let rotated = naming::rotated_name(name, stamp);
+        let candidate = dir.join(&rotated);
+        let gz = dir.join(format!("{rotated}{}", naming::GZ_SUFFIX));
+        if !candidate.exists() && !gz.exists() {
+            return (stamp, candidate);
+        }
+        stamp += 1;
+    }
+}
+
+/// Moves a file left at the staging path to the rotated name of its last write (see
+/// [`swap::settle_leftover`]).
+fn settle_staged(dir: &Path, name: &str) -> io::Result<Option<PathBuf>> {
+    let staging = swap::staging_path(dir, name);
+    swap::settle_leftover(&staging, |mtime| free_rotated_path(dir, name, mtime).1).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot move {} out of the way: {e}", staging.display()),
+        )
+    })
+}
+
+impl Sink for RollingFile {
+    fn write_lines(&mut self, batch: &[u8]) -> Result<(), SinkError> {
+        let now = self.opts.clock.now_micros();
+        if now >= self.next_rotation {
+            let _rotated = self.rotate(now).map_err(|error| SinkError {
+                error,
+                unwritten_from: 0,
+            })?;
+        }
+        match self.opts.max_bytes {
+            Some(max) => self.write_sized(batch, max),
+            None => self.write_chunk(batch).map_err(|error| SinkError {
+                error,
+                unwritten_from: 0,
+            }),
+        }
+    }
+
+    fn recover(&mut self) -> io::Result<()> {
+        create_dir(&self.opts.dir)?;
+        let file = open_active(&self.path, self.opts.mode)?;
+        self.size = file.metadata()?.len();
+        self.file = Some(file);
+        Ok(())
+    }
+
+    fn housekeeping(&mut self) {
+        // The active file deleted or replaced underneath (an operator's `rm`, a foreign rotation
+        // tool): reopen by name so lines go where tailers look, instead of into an unlinked inode.
+        let Some(file) = &self.file else { return };
+        if !same_file(file, &self.path) {
+            match open_active_after_dir(&self.opts.dir, &self.path, self.opts.mode) {
+                Ok(f) => {
+                    self.size = f.metadata().map_or(0, |m| m.len());
+                    self.file = Some(f);
+                    self.reopen_failing = false;
+                    report(format_args!(
+                        "{} was removed or replaced; reopened it",
+                        self.path.display()
+                    ));
+                }
+                Err(e) => {
+                    if !self.reopen_failing {
+                        report(format_args!(
+                            "{} was removed or replaced and cannot be reopened: {e}; retrying",
+                            self.path.display()
+                        ));
+                    }
+                    self.reopen_failing = true;
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, deadline: Instant) {
+        // The prepared file is empty: nothing to keep.
+        // Only if the staging path is still that file: another process writing the same log
+        // may have its own rotated file there for a moment.
+        if let Some(staged) = self.staged.take() {
+            let staging = swap::staging_path(&self.opts.dir, &self.opts.name);
+            if same_file(&staged, &staging) {
+                let _ = fs::remove_file(staging);
+            }
+        }
+        #[cfg(feature = "gzip")]
+        if let Some(compressor) = self.compressor.take() {
+            compressor.finish(deadline);
+        }
+        let _ = deadline;
+    }
+
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+fn create_dir(dir: &Path) -> io::Result<()> {
+    match fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "exists and is not a directory",
+        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir_all(dir),
+        Err(e) => Err(e),
+    }
+}
+
+fn probe_dir(dir: &Path) -> io::Result<()> {
+    let probe = dir.join(format!(".logwarden-probe-{}", std::process::id()));
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    match options.open(&probe) {
+        Ok(_) => fs::remove_file(&probe),
+        // Left by a crashed run with our pid: still proves we can create files here.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => fs::remove_file(&probe),
+        Err(e) => Err(io::Error::new(
+            e.kind(),
+            format!("cannot create files in it ({e})"),
+        )),
+    }
+}
+
+fn open_active_after_dir(dir: &Path, path: &Path, mode: u32) -> io::Result<File> {
+    create_dir(dir)?;
+    open_active(path, mode)
+}
+
+/// Opens the active file for appending, creating it with `mode`, refusing to follow a symlink
+/// planted at its path (it could point at a file the service must not overwrite).
+pub(crate) fn open_active(path: &Path, mode: u32) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let file = options.open(path).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            return io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "is a symbolic link; refusing to follow it",
+            );
+        }
+        e
+    })?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        // A FIFO or device at the log path would block or misbehave; O_NONBLOCK above keeps the
+        // open itself from hanging on a FIFO.
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "is not a regular file",
+        ));
+    }
+    Ok(file)
+}
+
+/// Whether the open `file` is still the one at `path`.
+fn same_file(file: &File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), fs::symlink_metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino() && a.nlink() > 0,
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        path.exists()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(dir: &Path) -> RollingFile {
+        let opts = FileOptions {
+            dir: dir.to_owned(),
+            name: "t.log".into(),
+            max_bytes: Some(20),
+            rotation: Rotation::NEVER,
+            keep: 100,
+            max_total_bytes: None,
+            mode: 0o640,
+            gzip: false,
+            clock: Clock::default(),
+            zone: Zone::UTC,
+        };
+        RollingFile::open(opts, Arc::new(Counters::default())).unwrap()
+    }
+
+    /// The files in `dir` with their contents, by name: the active file, then the rotated ones
+    /// oldest first.
+    fn contents(dir: &Path) -> Vec<(String, String)> {
+        let mut files: Vec<(String, String)> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let name = e.file_name().into_string().unwrap();
+                (name, fs::read_to_string(e.path()).unwrap())
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn where_the_filesystem_cannot_swap_it_renames_then_creates() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = open(dir.path());
+        // As after `Swap::Unsupported`, which removes the prepared file.
+        file.swap_supported = false;
+        file.staged = None;
+        fs::remove_file(dir.path().join(".t.log.next")).unwrap();
+        file.write_lines(b"first line 1234\n").unwrap();
+        file.write_lines(b"second line 123\n").unwrap();
+        let files = contents(dir.path());
+        assert_eq!(files.len(), 2, "{files:?}");
+        assert_eq!(files[0], ("t.log".into(), "second line 123\n".into()));
+        assert!(files[1].0.starts_with("t.log."), "{files:?}");
+        assert_eq!(files[1].1, "first line 1234\n");
+        assert_eq!(file.counters.snapshot().rotations, 1);
+    }
+
+    #[test]
+    fn a_rotated_file_stuck_at_the_staging_path_is_moved_at_the_next_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = open(dir.path());
+        file.write_lines(b"first line 1234\n").unwrap();
+        // As after `Swap::Staged`: the previous rotation could not rename its old file, and
+        // none is prepared.
+        file.staged = None;
+        fs::write(dir.path().join(".t.log.next"), "stuck line 1234\n").unwrap();
+        file.staged_leftover = true;
+        file.write_lines(b"second line 123\n").unwrap();
+        let files = contents(dir.path());
+        let lines: Vec<&str> = files.iter().map(|(_, text)| text.as_str()).collect();
+        // The next fresh file is prepared; the stuck file is named for its last write, so it
+        // sorts before the newer rotation.
+        assert_eq!(files[0].0, ".t.log.next");
+        assert_eq!(
+            lines,
+            [
+                "",
+                "second line 123\n",
+                "stuck line 1234\n",
+                "first line 1234\n"
+            ],
+            "{files:?}"
+        );
+        assert!(!file.staged_leftover && file.swap_supported);
+    }
+
+    #[test]
+    fn finish_removes_only_its_own_staging_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = open(dir.path());
+        let staging = dir.path().join(".t.log.next");
+        // Another process writing the same log (a rolling restart) replaced the staging path
+        // with its own file, and is between its exchange and its rename.
+        fs::remove_file(&staging).unwrap();
+        fs::write(&staging, "lines of another process's rotation\n").unwrap();
+        file.finish(Instant::now());
+        assert!(staging.exists(), "finish deleted a file it did not create");
+        // Its own empty file, it removes.
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = open(dir.path());
+        file.finish(Instant::now());
+        assert!(!dir.path().join(".t.log.next").exists());
+    }
+
+    #[test]
+    fn retention_keeps_running_while_a_leftover_is_stuck() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = open(dir.path());
+        file.opts.keep = 1;
+        file.staged = None;
+        let staging = dir.path().join(".t.log.next");
+        fs::remove_file(&staging).unwrap();
+        // Something `settle_staged` cannot move: it fails at every rotation.
+        fs::create_dir(&staging).unwrap();
+        file.staged_leftover = true;
+        for _ in 0..6 {
+            file.write_lines(b"line number 12345\n").unwrap();
+        }
+        let rotated = naming::list_rotated(dir.path(), "t.log").unwrap();
+        assert!(
+            rotated.len() <= 1,
+            "keep(1) but {} rotated files",
+            rotated.len()
+        );
+    }
+}
