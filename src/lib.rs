@@ -28,21 +28,22 @@
 //! A user field named like a reserved key is written as `fields.<name>`, never dropped. Numbers
 //! and booleans stay JSON numbers and booleans; NaN and ±infinity become the strings `"NaN"`,
 //! `"inf"`, `"-inf"`. Control characters, quotes, backslashes and U+2028/U+2029 are escaped, so
-//! one event is always exactly one line.
+//! one event is always exactly one line. Log platforms' layouts: [`record::Format`].
 //!
 //! # Alerts
-//! An [`AlertLayer`] counts ERROR events in a sliding window (5 within 60 s by default) and, when
-//! the threshold is crossed, posts an [`Alert`] to a Slack webhook (`SLACK_WEBHOOK_URL`, or
+//! ERROR events are counted in a sliding window (5 within 60 s by default); when the threshold
+//! is crossed, an [`alert::Alert`] is posted to a Slack webhook (`SLACK_WEBHOOK_URL`, or
 //! [`Builder::slack_webhook`]) from a background thread, then a resolved notice with the
 //! incident's duration. [`Guard::incidents`] reports the incident history and MTTR. Without a
-//! webhook, alerts go to stderr and to the log file.
+//! webhook, alerts go to stderr and to the log file. Other destinations: [`notify`].
 //!
 //! # Privacy and limits
 //! Fields whose name contains a sensitive word (`password`, `token`, `authorization`, … see
-//! [`Redaction`]) are written as `"[REDACTED]"` in the file, on stdout and in alerts alike;
-//! secret-shaped values (e-mail addresses, card numbers, bearer tokens, JWTs, AWS keys) can be
-//! masked inside any text ([`ValuePatterns`]). Each value is capped (32 KiB by default) and each
-//! line too (96 KiB), with a visible marker, so one huge field cannot make a huge line.
+//! [`redact::Redaction`]) are written as `"[REDACTED]"` in the file, on stdout and in alerts
+//! alike; secret-shaped values (e-mail addresses, card numbers, bearer tokens, JWTs, AWS keys)
+//! can be masked inside any text ([`redact::ValuePatterns`]). Each value is capped (32 KiB by
+//! default) and each line too (96 KiB), with a visible marker, so one huge field cannot make a
+//! huge line.
 //!
 //! # Composing with your own stack
 //! [`Builder::build`] returns the layer (with its own filter) and the [`Guard`] without
@@ -50,13 +51,24 @@
 //! install, for a test or a `with_default` scope; [`JsonLayer`] alone formats records for any
 //! writer.
 //!
+//! # Modules
+//! The root holds what every user touches; the rest is grouped by concern:
+//! [`record`] (the line and its layouts), [`file`](mod@file) (rotation and its wall clock), [`writer`]
+//! (overflow and the stdout copy), [`redact`] (what is never written), [`alert`] (what an alert
+//! says, the incident history), [`notify`] (where alerts go) and [`testing`] (a manual clock).
+//!
 //! # Cargo features
+//! - `http` (on by default): alerts are posted to webhooks over HTTPS (`ureq` with `rustls`).
+//!   Without it nothing of the HTTP stack is built; alerts go to stderr and the log file, and a
+//!   configured webhook or notifier makes `init()` return an [`Error`] naming the setting.
 //! - `gzip` (off by default): compress rotated files to `.gz` on a background thread
 //!   ([`Builder::compress`], `LOGWARDEN_COMPRESS`). Without it, asking for compression makes
 //!   `init()` return an [`Error`] rather than keep the files uncompressed.
 //! - `opentelemetry` (off by default): records inside a span carry the OpenTelemetry trace and
 //!   span ids that a `tracing-opentelemetry` layer in the same registry gave the span, under the
-//!   keys of the record's [`Format`]. Records without such ids are unchanged.
+//!   keys of the record's [`record::Format`]. Records without such ids are unchanged.
+//! - `cli` (off by default): the `logwarden` command (`watch`, `incidents`, `report`); library
+//!   users compile none of it.
 
 #![forbid(unsafe_code)]
 // Every public item is documented: a published crate's docs are its interface.

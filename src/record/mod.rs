@@ -1,4 +1,9 @@
-//! The JSON record: escaping, field rendering, span-context storage, size caps and the layer.
+//! The JSON line: [`JsonLayer`], which writes one record per event to any writer, and the
+//! choices of its layout ([`Format`] for a log platform's keys, [`Key`] to rename one,
+//! [`TimeFormat`] for the timestamp).
+//!
+//! Inside: span fields rendered once per span, the field visitor, escaping, the size caps, and
+//! the crate's own records (lines lost, alerts) in the same layout.
 
 mod escape;
 mod fields;

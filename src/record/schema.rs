@@ -13,7 +13,9 @@ use tracing_core::{Level, Metadata};
 
 use super::escape::quoted_into;
 use super::fields::push_text;
-use super::keys::{intern, Reserved, COLLISION_PREFIX};
+#[cfg(feature = "opentelemetry")]
+use super::keys::intern;
+use super::keys::{Reserved, COLLISION_PREFIX};
 use super::policy::{Policy, DROPPED_FIELDS_KEY};
 use crate::redact::REDACTED;
 use crate::timestamp::push_rfc3339_cached;

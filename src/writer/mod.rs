@@ -1,9 +1,8 @@
-//! Hand-off from the caller's thread to a background writer thread.
+//! The background writer: what a full buffer does to the logging thread ([`Overflow`]), and
+//! whether a copy of every record goes to stdout ([`StdoutMode`]).
 //!
 //! Callers append whole lines to one shared byte buffer under a short lock; the writer thread
-//! swaps that buffer for an empty one and writes everything it took with as few `write` calls as
-//! the sink allows. Compared with a channel of one `Vec` per line (tracing-appender), this costs
-//! one `memcpy` per line and no allocation, and the writer issues large writes.
+//! takes the whole buffer at once and writes it with as few `write` calls as the sink allows.
 
 mod io_sink;
 mod modes;
