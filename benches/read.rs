@@ -1,4 +1,4 @@
-//! How fast the `logwarden` command reads logs (issue 9: "1 GB in seconds"), in MB/s of
+//! How fast the `logwarden` command reads logs (the aim: a gigabyte in seconds), in MB/s of
 //! uncompressed log, side by side in one run with what a user would otherwise reach for:
 //!
 //! * `logwarden incidents --json` on a plain file and on the same file gzipped: every line

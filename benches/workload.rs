@@ -1,4 +1,4 @@
-//! The request workload of issue 7, identical for every stack, in one run:
+//! The request workload, identical for every stack, in one run:
 //!
 //! per request, a `request` span (`trace_id` as 32 hex characters, `method`) containing a
 //! `payment` span (`user_id`), ten `info!` events with an integer, a float and a message, one
