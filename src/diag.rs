@@ -23,6 +23,7 @@ pub(crate) struct Counters {
     pub(crate) write_errors: AtomicU64,
     pub(crate) rotations: AtomicU64,
     pub(crate) rotation_errors: AtomicU64,
+    pub(crate) torn_lines: AtomicU64,
 }
 
 impl Counters {
@@ -38,6 +39,7 @@ impl Counters {
             write_errors: get(&self.write_errors),
             rotations: get(&self.rotations),
             rotation_errors: get(&self.rotation_errors),
+            torn_lines: get(&self.torn_lines),
         }
     }
 }
@@ -62,6 +64,9 @@ pub struct Stats {
     pub rotations: u64,
     /// Rotations that failed (the active file was kept and writing went on in it).
     pub rotation_errors: u64,
+    /// Unfinished last lines found when the file was opened (a previous writer was killed
+    /// mid-line, or its disk filled up): each was ended with a newline, and said in a record.
+    pub torn_lines: u64,
 }
 
 thread_local! {

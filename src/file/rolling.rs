@@ -63,6 +63,9 @@ pub(crate) struct RollingFile {
     /// Set when a rotated file could not leave the staging path, so the next rotation moves it
     /// first.
     staged_leftover: bool,
+    /// The length of the unfinished line a previous writer left at the end of the file, which
+    /// opening ended with a newline; said once, in a record.
+    torn: Option<u64>,
     /// The empty file the next rotation swaps in, created ahead (see [`super::swap`]).
     staged: Option<File>,
     #[cfg(feature = "gzip")]
@@ -81,8 +84,13 @@ impl RollingFile {
         let path = opts.dir.join(&opts.name);
         // What a crash between a swap and its rename left behind goes where it belongs first.
         let settled = settle_staged(&opts.dir, &opts.name).map_err(OpenError::Dir)?;
-        let file = open_active(&path, opts.mode).map_err(OpenError::File)?;
+        let mut file = open_active(&path, opts.mode).map_err(OpenError::File)?;
         let meta = file.metadata().map_err(OpenError::File)?;
+        // A writer killed mid-line left a fragment: end it, so our first record is whole.
+        let torn = end_torn_line(&path, &mut file, meta.len()).map_err(OpenError::File)?;
+        if torn.is_some() {
+            Counters::add(&counters.torn_lines, 1);
+        }
         let now = opts.clock.now_micros();
         let mut next_rotation = opts.rotation.next_boundary(now, &opts.zone);
         // A non-empty file left by an earlier run in an earlier period is rotated at the first
@@ -105,7 +113,8 @@ impl RollingFile {
         }
         #[allow(unused_mut)] // set below only with the `gzip` feature
         let mut file = RollingFile {
-            size: meta.len(),
+            size: meta.len() + u64::from(torn.is_some()),
+            torn,
             path,
             file: Some(file),
             next_rotation,
@@ -432,9 +441,51 @@ impl Sink for RollingFile {
         let _ = deadline;
     }
 
+    fn opening_notice(&mut self) -> Option<String> {
+        let bytes = self.torn.take()?;
+        Some(format!(
+            "the previous writer of {} stopped in the middle of a line: its last {bytes} bytes \
+             were ended with a newline so that the records after them are whole",
+            self.path.display()
+        ))
+    }
+
     fn describe(&self) -> String {
         self.path.display().to_string()
     }
+}
+
+/// How far back [`end_torn_line`] looks for the start of an unfinished last line.
+const TORN_SCAN: u64 = 1 << 20;
+
+/// If the file does not end with a newline (its writer stopped mid-line: killed, or a disk that
+/// filled up), appends one and returns the length of the unfinished line (at most
+/// [`TORN_SCAN`] is looked at).
+fn end_torn_line(path: &Path, file: &mut File, len: u64) -> io::Result<Option<u64>> {
+    use std::os::unix::fs::{FileExt, OpenOptionsExt};
+    if len == 0 {
+        return Ok(None);
+    }
+    // The active file is open for appending only; its tail is read through a second handle.
+    let reader = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)?;
+    let mut last = [0];
+    reader.read_exact_at(&mut last, len - 1)?;
+    if last[0] == b'\n' {
+        return Ok(None);
+    }
+    let start = len.saturating_sub(TORN_SCAN);
+    let mut tail = vec![0; (len - start) as usize];
+    reader.read_exact_at(&mut tail, start)?;
+    let fragment = match memchr::memrchr(b'\n', &tail) {
+        Some(i) => tail.len() - i - 1,
+        None => tail.len(),
+    };
+    // Opened for appending: this goes at the end, whatever the offset.
+    file.write_all(b"\n")?;
+    Ok(Some(fragment as u64))
 }
 
 fn create_dir(dir: &Path) -> io::Result<()> {
@@ -545,6 +596,33 @@ mod tests {
             zone: Zone::UTC,
         };
         RollingFile::open(opts, Arc::new(Counters::default())).unwrap()
+    }
+
+    #[test]
+    fn a_line_left_unfinished_is_ended_before_the_first_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.log");
+        fs::write(&path, "{\"a\":1}\n{\"b\":").unwrap();
+        let mut file = open(dir.path());
+        assert_eq!(file.counters.snapshot().torn_lines, 1);
+        let notice = file.opening_notice().expect("the fragment is said");
+        assert!(notice.contains("last 5 bytes"), "{notice}");
+        assert_eq!(file.opening_notice(), None, "said once");
+        file.write_lines(b"{}\n").unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "{\"a\":1}\n{\"b\":\n{}\n"
+        );
+        // Whole lines, and an empty file, are left as they are.
+        drop(file);
+        let file = open(dir.path());
+        assert_eq!(file.counters.snapshot().torn_lines, 0);
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "{\"a\":1}\n{\"b\":\n{}\n"
+        );
+        let empty = tempfile::tempdir().unwrap();
+        assert!(open(empty.path()).torn.is_none());
     }
 
     /// The files in `dir` with their contents, by name: the active file, then the rotated ones

@@ -26,6 +26,12 @@ pub(crate) trait Sink: Send + 'static {
     /// Called about once a second: notice a file deleted underneath, finish background work.
     fn housekeeping(&mut self) {}
 
+    /// A record to write before the first batch (what opening found: a line a previous writer
+    /// left unfinished).
+    fn opening_notice(&mut self) -> Option<String> {
+        None
+    }
+
     /// Called once at shutdown; may wait for background work until `deadline`.
     fn finish(&mut self, _deadline: Instant) {}
 
@@ -306,6 +312,11 @@ impl Worker {
         // Also quiet: the panic hook and the alert layer leave the crate's own threads alone.
         crate::diag::enter_quiet_thread();
         let _exit = ExitGuard(Arc::clone(&self.shared));
+        if let Some(message) = self.sink.opening_notice() {
+            if let Err(e) = self.write_notice("WARN", &message) {
+                self.lost(0, e);
+            }
+        }
         let mut batch = Vec::new();
         loop {
             let (target, dropped, shutdown) = {
