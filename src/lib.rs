@@ -122,3 +122,8 @@ pub fn __cli_main() -> std::process::ExitCode {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The alerts guide's examples, likewise (`docs/configuration.md` is `Builder`'s own docs).
+#[cfg(doctest)]
+#[doc = include_str!("../docs/alerts.md")]
+pub struct AlertsDoctests;

@@ -59,9 +59,9 @@ fn size(value: &str) -> Result<usize, Refusal> {
 pub(super) const VARS: &[Var] = &[
     Var {
         name: "RUST_LOG",
-        sets: "the filter directives",
+        sets: "the filter directives of the outputs",
         expects: "EnvFilter directives such as info,my_crate=debug",
-        default: "info",
+        default: "`info`",
         method: "filter()",
         unless: None,
         apply: |b, name, v| {
@@ -71,9 +71,9 @@ pub(super) const VARS: &[Var] = &[
     },
     Var {
         name: "LOGWARDEN_SERVICE",
-        sets: "the service field and the default file name",
+        sets: "the `service` field, and the default file name",
         expects: "a name such as orders",
-        default: "the executable's file stem",
+        default: "`OTEL_SERVICE_NAME`, else the executable's file stem",
         method: "service()",
         unless: None,
         apply: |b, name, v| {
@@ -83,10 +83,10 @@ pub(super) const VARS: &[Var] = &[
     },
     Var {
         name: "OTEL_SERVICE_NAME",
-        sets: "the service, when LOGWARDEN_SERVICE is unset",
+        sets: "the service, when `LOGWARDEN_SERVICE` is unset",
         expects: "a name such as orders",
-        default: "–",
-        method: "–",
+        default: "unset",
+        method: "service()",
         unless: Some("LOGWARDEN_SERVICE"),
         apply: |b, name, v| {
             b.identity.service = Some(Val::new(v.to_owned(), name));
@@ -95,9 +95,9 @@ pub(super) const VARS: &[Var] = &[
     },
     Var {
         name: "LOGWARDEN_ENV",
-        sets: "the env field",
+        sets: "the `env` field",
         expects: "a name such as production",
-        default: "development",
+        default: "`APP_ENV`, else `development`",
         method: "env()",
         unless: None,
         apply: |b, _, v| {
@@ -107,10 +107,10 @@ pub(super) const VARS: &[Var] = &[
     },
     Var {
         name: "APP_ENV",
-        sets: "the env field, when LOGWARDEN_ENV is unset",
+        sets: "the `env` field, when `LOGWARDEN_ENV` is unset",
         expects: "a name such as production",
-        default: "–",
-        method: "–",
+        default: "unset",
+        method: "env()",
         unless: Some("LOGWARDEN_ENV"),
         apply: |b, _, v| {
             b.identity.env = Some(v.to_owned());
@@ -121,7 +121,7 @@ pub(super) const VARS: &[Var] = &[
         name: "LOGWARDEN_DIR",
         sets: "the log directory, created with its parents if missing",
         expects: "a directory path",
-        default: "logs",
+        default: "`logs`",
         method: "dir()",
         unless: None,
         apply: |b, name, v| {
@@ -133,7 +133,7 @@ pub(super) const VARS: &[Var] = &[
         name: "LOGWARDEN_FILE",
         sets: "the active file's name",
         expects: "a plain file name such as orders.log (no path separators)",
-        default: "<service>.log",
+        default: "`<service>.log`",
         method: "file_name()",
         unless: None,
         apply: |b, name, v| {
@@ -145,7 +145,7 @@ pub(super) const VARS: &[Var] = &[
         name: "LOGWARDEN_MAX_BYTES",
         sets: "the size trigger: rotate before a write would exceed it",
         expects: "a byte count such as 10485760 or 10MiB (or `off` for no size limit)",
-        default: "10MiB",
+        default: "`10MiB`",
         method: "max_bytes()",
         unless: None,
         apply: |b, name, v| {
@@ -155,9 +155,9 @@ pub(super) const VARS: &[Var] = &[
     },
     Var {
         name: "LOGWARDEN_ROTATION",
-        sets: "the time trigger (combines with the size trigger)",
+        sets: "the time trigger, combined with the size trigger",
         expects: "one of never, minutely, hourly, daily",
-        default: "never",
+        default: "`never`",
         method: "rotation()",
         unless: None,
         apply: |b, _, v| {
@@ -169,7 +169,7 @@ pub(super) const VARS: &[Var] = &[
         name: "LOGWARDEN_TIMEZONE",
         sets: "the wall clock of the time trigger (timestamps and file names stay UTC)",
         expects: "utc, local (TZ, else /etc/localtime) or a zone name such as Europe/Berlin",
-        default: "utc",
+        default: "`utc`",
         method: "timezone()",
         unless: None,
         apply: |b, name, v| {
@@ -182,9 +182,9 @@ pub(super) const VARS: &[Var] = &[
     },
     Var {
         name: "LOGWARDEN_KEEP",
-        sets: "how many rotated files are kept; older ones are deleted",
+        sets: "how many rotated files are kept",
         expects: "a number of rotated files to keep, such as 5",
-        default: "5",
+        default: "`5`",
         method: "keep()",
         unless: None,
         apply: |b, _, v| {
@@ -194,9 +194,9 @@ pub(super) const VARS: &[Var] = &[
     },
     Var {
         name: "LOGWARDEN_MAX_TOTAL_BYTES",
-        sets: "a cap on the rotated files' total size, oldest deleted first",
+        sets: "a cap on the rotated files' total size",
         expects: "a byte count such as 1073741824 or 1GiB (or `off` for no size limit)",
-        default: "off",
+        default: "`off`",
         method: "max_total_bytes()",
         unless: None,
         apply: |b, name, v| {
@@ -208,7 +208,7 @@ pub(super) const VARS: &[Var] = &[
         name: "LOGWARDEN_STDOUT",
         sets: "a copy of every record on stdout",
         expects: "one of json, pretty, off",
-        default: "off",
+        default: "`off`",
         method: "stdout()",
         unless: None,
         apply: |b, _, v| {
@@ -220,7 +220,7 @@ pub(super) const VARS: &[Var] = &[
         name: "LOGWARDEN_BUFFER_BYTES",
         sets: "the writer's buffer cap",
         expects: "a byte count such as 1048576 or 1MiB",
-        default: "1MiB",
+        default: "`1MiB`",
         method: "buffer_bytes()",
         unless: None,
         apply: |b, name, v| {
@@ -235,9 +235,9 @@ pub(super) const VARS: &[Var] = &[
     },
     Var {
         name: "LOGWARDEN_OVERFLOW",
-        sets: "what a full buffer does to the logging thread",
+        sets: "what happens when the buffer is full",
         expects: "block (lossless) or drop",
-        default: "block",
+        default: "`block`",
         method: "overflow()",
         unless: None,
         apply: |b, _, v| {
@@ -253,7 +253,7 @@ pub(super) const VARS: &[Var] = &[
         name: "LOGWARDEN_SHUTDOWN_TIMEOUT",
         sets: "how long dropping the guard may wait for the writer",
         expects: "a duration such as 5s, 500ms or 1m",
-        default: "5s",
+        default: "`5s`",
         method: "shutdown_timeout()",
         unless: None,
         apply: |b, _, v| {
@@ -265,7 +265,7 @@ pub(super) const VARS: &[Var] = &[
         name: "LOGWARDEN_FILE_MODE",
         sets: "the permission bits of created files",
         expects: "octal permission bits such as 0640 or 0600",
-        default: "0640",
+        default: "`0640`",
         method: "file_mode()",
         unless: None,
         apply: |b, _, v| {
@@ -275,9 +275,9 @@ pub(super) const VARS: &[Var] = &[
     },
     Var {
         name: "LOGWARDEN_COMPRESS",
-        sets: "gzip for rotated files (cargo feature gzip)",
+        sets: "gzip of rotated files (cargo feature `gzip`)",
         expects: "true or false",
-        default: "false",
+        default: "`false`",
         method: "compress()",
         unless: None,
         apply: |b, name, v| {
@@ -287,9 +287,9 @@ pub(super) const VARS: &[Var] = &[
     },
     Var {
         name: "LOGWARDEN_ALERTS",
-        sets: "the ERROR-threshold alerting",
+        sets: "the ERROR-threshold alerts",
         expects: "on or off",
-        default: "on",
+        default: "`on`",
         method: "alerts()",
         unless: None,
         apply: |b, _, v| {
@@ -299,9 +299,9 @@ pub(super) const VARS: &[Var] = &[
     },
     Var {
         name: "SLACK_WEBHOOK_URL",
-        sets: "the Slack incoming webhook alerts are posted to (cargo feature http)",
-        expects: "an https:// URL",
-        default: "none: alerts go to stderr and the log file",
+        sets: "the Slack incoming webhook alerts are posted to",
+        expects: "a Slack incoming-webhook URL (https://, or http:// on loopback only)",
+        default: "unset: alerts go to stderr and the log file",
         method: "slack_webhook()",
         unless: None,
         apply: |b, name, v| {
@@ -314,7 +314,7 @@ pub(super) const VARS: &[Var] = &[
         name: "LOGWARDEN_ALERT_THRESHOLD",
         sets: "the ERROR events within the window that open an incident",
         expects: "a number of ERROR events, at least 1",
-        default: "5",
+        default: "`5`",
         method: "alert_threshold()",
         unless: None,
         apply: |b, name, v| {
@@ -325,9 +325,9 @@ pub(super) const VARS: &[Var] = &[
     },
     Var {
         name: "LOGWARDEN_ALERT_WINDOW",
-        sets: "the sliding window of the threshold",
+        sets: "the sliding window",
         expects: "a duration such as 60, 60s or 5m",
-        default: "60s",
+        default: "`60s`",
         method: "alert_window()",
         unless: None,
         apply: |b, name, v| {
@@ -340,7 +340,7 @@ pub(super) const VARS: &[Var] = &[
         name: "LOGWARDEN_ALERT_COOLDOWN",
         sets: "the least time between two messages about one open incident",
         expects: "a duration such as 300, 5m or 1h",
-        default: "5m",
+        default: "`5m`",
         method: "alert_cooldown()",
         unless: None,
         apply: |b, _, v| {
@@ -352,7 +352,7 @@ pub(super) const VARS: &[Var] = &[
         name: "LOGWARDEN_ALERT_MENTION",
         sets: "a mention put in front of every alert",
         expects: "a Slack mention such as <!here>",
-        default: "none",
+        default: "unset",
         method: "mention()",
         unless: None,
         apply: |b, _, v| {
@@ -362,9 +362,9 @@ pub(super) const VARS: &[Var] = &[
     },
     Var {
         name: "LOGWARDEN_REDACT_KEYS",
-        sets: "more field names to redact, added to the defaults and the code's",
+        sets: "more field names to redact, added to the code's and the defaults",
         expects: "field names separated by commas",
-        default: "none",
+        default: "the 14 default keys",
         method: "redaction()",
         unless: None,
         apply: |b, _, v| {
@@ -374,9 +374,9 @@ pub(super) const VARS: &[Var] = &[
     },
     Var {
         name: "LOGWARDEN_REDACT_VALUES",
-        sets: "secret shapes masked inside any text, added to the code's",
+        sets: "value patterns masked in any text, added to the code's",
         expects: "a comma-separated list of email, card, bearer, jwt, aws_key (or all, none)",
-        default: "none",
+        default: "`none`",
         method: "redaction()",
         unless: None,
         apply: |b, _, v| {
@@ -386,9 +386,9 @@ pub(super) const VARS: &[Var] = &[
     },
     Var {
         name: "LOGWARDEN_MAX_FIELD_BYTES",
-        sets: "the cap on one value's JSON text (and the message)",
+        sets: "a cap on one value's JSON text, and on the message",
         expects: "a byte count such as 32768 or 32KiB",
-        default: "32KiB",
+        default: "`32KiB`",
         method: "max_field_bytes()",
         unless: None,
         apply: |b, name, v| {
@@ -398,9 +398,9 @@ pub(super) const VARS: &[Var] = &[
     },
     Var {
         name: "LOGWARDEN_MAX_LINE_BYTES",
-        sets: "the cap on one line",
+        sets: "a cap on one line",
         expects: "a byte count such as 98304 or 96KiB",
-        default: "96KiB",
+        default: "`96KiB`",
         method: "max_line_bytes()",
         unless: None,
         apply: |b, name, v| {
@@ -412,7 +412,7 @@ pub(super) const VARS: &[Var] = &[
         name: "LOGWARDEN_PANIC_HOOK",
         sets: "panics written as ERROR records",
         expects: "on or off",
-        default: "on with init(), off with build()",
+        default: "`on` with `init()`, `off` with `build()`",
         method: "panic_hook()",
         unless: None,
         apply: |b, _, v| {
@@ -424,7 +424,7 @@ pub(super) const VARS: &[Var] = &[
         name: "LOGWARDEN_FORMAT",
         sets: "the record layout",
         expects: "logwarden, ecs, gcp or datadog",
-        default: "logwarden",
+        default: "`logwarden`",
         method: "format()",
         unless: None,
         apply: |b, _, v| {
@@ -434,7 +434,7 @@ pub(super) const VARS: &[Var] = &[
     },
     Var {
         name: "LOGWARDEN_FIELDS",
-        sets: "fixed fields on every line, added to the code's (same key: this value)",
+        sets: "fixed fields on every line, added to the code's",
         expects: "key=value pairs separated by commas, each key once, such as \
                   version=1.4.2,region=eu-west-1",
         default: "none",
@@ -449,7 +449,7 @@ pub(super) const VARS: &[Var] = &[
         name: "LOGWARDEN_TIMESTAMP",
         sets: "how the record's time is written",
         expects: "rfc3339 or unix_ms",
-        default: "rfc3339",
+        default: "`rfc3339`",
         method: "timestamp()",
         unless: None,
         apply: |b, _, v| {
