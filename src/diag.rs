@@ -1,15 +1,13 @@
 //! The one place failures with no caller to return to end up: counters the [`Guard`](crate::Guard)
 //! can read, and a line on stderr.
 //!
-//! These are deliberately *not* `tracing` events: a write error reported as an ERROR event would
-//! be written through the very writer that is failing, and would feed the alert counter.
+//! Deliberately not `tracing` events (DESIGN.md, "Why are failures not `tracing` events?").
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Prints one diagnostic line on stderr, prefixed so it is recognisable among the host's output.
-/// Never panics: `eprintln!` would, on a closed stderr (`app 2>&1 | head`), and a panic on a
-/// writer thread would leave the logging threads waiting for it.
+/// Never panics, unlike `eprintln!` on a closed stderr (`app 2>&1 | head`).
 pub(crate) fn report(args: fmt::Arguments<'_>) {
     use std::io::Write as _;
     let _ = writeln!(std::io::stderr().lock(), "logwarden: {args}");

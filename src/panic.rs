@@ -1,11 +1,8 @@
 //! The panic hook: a panic becomes an ERROR record, on disk, before the thread or process goes.
 //!
-//! A panic is the error an operator most needs to see and the one most likely to be lost: the
-//! default hook prints to stderr, which is often not collected, and a process exiting right after
-//! leaves the last lines in the writer's buffer. The hook logs through `tracing` (so the record
-//! gets the span fields and counts toward the alert threshold like any ERROR), flushes with a
-//! bound, then hands over to the hook that was installed before, so the usual message and any
-//! crash reporter still run.
+//! The hook logs through `tracing` (span fields, and the alert threshold, as any ERROR), flushes
+//! with a bound, then runs the hook installed before it (DESIGN.md, "Why a panic hook, and why the
+//! target `logwarden_panic`?").
 
 use std::any::Any;
 use std::backtrace::{Backtrace, BacktraceStatus};

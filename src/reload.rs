@@ -1,11 +1,8 @@
 //! Changing the filter directives of a running stack, e.g. to turn a service to `debug` while
 //! investigating, without a restart: [`Guard::filter_handle`](crate::Guard::filter_handle).
 //!
-//! `tracing_subscriber::reload` would wrap the whole filter in a lock taken on every call; here
-//! only the directives sit behind a `parking_lot` read lock, which the hot path does not reach:
-//! callsite interest is cached, so a plain `info!` never asks the filter. After a change the
-//! cache is rebuilt (`rebuild_interest_cache`), which is what makes the new directives visible
-//! to callsites that already ran.
+//! Only the directives sit behind a read lock, which the hot path does not reach; after a change
+//! the callsite interest cache is rebuilt (DESIGN.md, "Why not `tracing_subscriber::reload`?").
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};

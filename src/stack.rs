@@ -1,12 +1,9 @@
 //! The layer [`init()`](crate::init) installs and [`Builder::build`](crate::Builder::build)
 //! returns: the outputs and the alert layer behind one per-layer filter.
 //!
-//! One filter rather than one per layer is what keeps the hot path cheap. With two filters that
-//! disagree on a callsite (the output's directives enable `info!`, the alerts want only ERROR),
-//! `tracing-subscriber` marks every callsite "sometimes" and evaluates both filters on every
-//! event; with one filter whose answer per callsite is fixed, an `info!` costs no filter call at
-//! all. The price is that the stack must tell, for an ERROR event, whether the output's
-//! directives wanted it too: one directive match per ERROR event, which are rare.
+//! One filter, whose answer per callsite is fixed, so an `info!` costs no filter call; an ERROR
+//! event pays one directive match to know whether the outputs want it too (DESIGN.md, "Why one
+//! filter for the outputs and the alerts?").
 
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::subscriber::Interest;

@@ -2,8 +2,9 @@
 //! (`2026-11-25T22:00:59.123456Z`) and a file-name-safe compact form for rotated files
 //! (`20261125T220059.123456Z`).
 //!
-//! Hand-written instead of pulling a date crate: UTC only needs the days-to-civil conversion, and
-//! the record path wants a per-second cached prefix that a general formatter would not give us.
+//! Hand-written, although `jiff` is a dependency for time zones: UTC needs only the days-to-civil
+//! conversion, and the record path a per-second cached prefix (DESIGN.md, "Why `jiff` for time
+//! zones, but hand-written timestamps?").
 
 use std::cell::Cell;
 use std::time::SystemTime;

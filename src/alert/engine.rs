@@ -1,12 +1,9 @@
 //! The threshold engine: ERROR observations in, alert decisions out.
 //!
-//! Pure: it knows nothing of `tracing`, files or HTTP, and takes time as an argument, so it is
-//! tested with plain numbers and can be fed by any adapter.
-//!
-//! The window is exact with O(threshold) memory: a ring of the last `threshold` error times. The
-//! trailing window `(now - window, now]` holds at least `threshold` errors exactly when the ring is
-//! full and its oldest entry is younger than `window`; so the count drops below the threshold at
-//! the precise instant `oldest + window`, which is when an incident is resolved.
+//! Pure (no `tracing`, files or HTTP; time is an argument), so the layer and `logwarden watch`
+//! feed the same engine. The window is exact with O(threshold) memory: a ring of the last
+//! `threshold` error times, whose oldest entry leaving the window is the resolution (DESIGN.md,
+//! "Why an exact sliding window with O(threshold) memory?").
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;

@@ -1,13 +1,9 @@
 //! Names of rotated files, and retention: which of them to delete.
 //!
 //! A rotated file is named `<active name>.<YYYYMMDDTHHMMSS.ffffffZ>` (plus `.gz` once
-//! compressed): the UTC time it was rotated out. The names sort chronologically as text, tailers
-//! watching `*.log` do not pick them up, and retention recognises them by parsing, never by
-//! prefix, so it cannot delete a file it did not create.
-//!
-//! The names stay UTC whatever [`Timezone`](crate::file::Timezone) rotation follows: a local-time name
-//! would repeat in the hour that happens twice when clocks go back, and would not sort
-//! chronologically as text across that hour.
+//! compressed): the UTC time it was rotated out, whatever [`Timezone`](crate::file::Timezone)
+//! rotation follows. Retention recognises the names by parsing, never by prefix, so it cannot
+//! delete a file it did not create (DESIGN.md has why, for both).
 
 use std::fs;
 use std::io;

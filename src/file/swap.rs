@@ -1,10 +1,8 @@
 //! Rotation without a moment when the active file is missing.
 //!
-//! Rename-then-create leaves the active path empty between the two calls. A tailer woken by the
-//! rename that looks in that moment finds the old file only under its rotated name, takes it for
-//! a new file, and reads it again from the last offset it saved: rsyslog 8.2302's imfile
-//! watching `orders.log*` duplicated the lines of 5 to 12 rotations in 29 when each rotation
-//! woke it from idle (tests/rsyslog.rs, 3 runs of 3), with the gap as short as one `open` call.
+//! Rename-then-create leaves the active path empty between the two calls, and a tailer that looks
+//! then reads the old file twice (DESIGN.md, "Why does rotation swap the file in with
+//! `renameat2`?", has what rsyslog did).
 //!
 //! On Linux the fresh file waits under a hidden staging name (`.<active>.next`, which `*.log`
 //! and `<active>*` globs do not match), is swapped with the active file in one
@@ -14,10 +12,7 @@
 //! filesystem cannot exchange, the caller falls back to rename-then-create.
 //!
 //! The caller creates the next fresh file right after a rotation, not just before the next one:
-//! creating it is a directory event too, and rsyslog woken by it looked at the active path (the
-//! old file still), then listed the directory after the swap and the rename, found the old file
-//! under its rotated name while it still read it under the active one, and read it twice (one
-//! rotation in 29, in 2 runs of 8). Prepared ahead, 0 duplicates in 18 runs.
+//! creating it is a directory event too, which must not land next to the swap.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;

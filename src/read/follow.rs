@@ -1,10 +1,9 @@
 //! Following the active file like `tail -F`: across rename-and-create rotation and truncation,
 //! without losing or re-reading a line.
 //!
-//! Polling, not inotify: a `stat` of the path per poll costs nothing, needs neither `unsafe` nor
-//! another dependency, and sees the same two events on every file system (NFS included): another
-//! file at the path (its device and inode changed: a rotation), or the open file shorter than
-//! what was read from it (a truncation).
+//! Polling (DESIGN.md, "Why does `watch` poll instead of using inotify?"): another file at the
+//! path (its device and inode changed) is a rotation, the open file shorter than what was read
+//! from it a truncation.
 //!
 //! What is read exactly once: every line of the open file, including what is written to it after
 //! it was renamed away and until its successor is noticed (the old file is read to its end before

@@ -2,7 +2,8 @@
 //! whether a copy of every record goes to stdout ([`StdoutMode`]).
 //!
 //! Callers append whole lines to one shared byte buffer under a short lock; the writer thread
-//! takes the whole buffer at once and writes it with as few `write` calls as the sink allows.
+//! takes the whole buffer at once and writes it with as few `write` calls as the sink allows
+//! (DESIGN.md, "Why one shared buffer instead of a channel per line?").
 
 mod io_sink;
 mod modes;
