@@ -27,6 +27,9 @@ pub enum ErrorKind {
     Io,
     /// A global subscriber (ours or another) is already installed.
     AlreadyInitialized,
+    /// The log file is already being written by another process, or by another stack of this
+    /// one: each writer needs a file of its own.
+    InUse,
 }
 
 impl Error {
@@ -52,6 +55,16 @@ impl Error {
             value: Some(value.to_owned()),
             reason: reason.into(),
             source: Some(source),
+        }
+    }
+
+    pub(crate) fn in_use(setting: &str, value: &str, reason: impl Into<String>) -> Self {
+        Error {
+            kind: ErrorKind::InUse,
+            setting: Some(setting.to_owned()),
+            value: Some(value.to_owned()),
+            reason: reason.into(),
+            source: None,
         }
     }
 

@@ -312,7 +312,10 @@ impl Builder {
         self
     }
 
-    /// The active file's name inside the directory (a plain name, no path separators).
+    /// The active file's name inside the directory (a plain name, no path separators). `{pid}` in
+    /// it becomes the process id, for services that run several processes on one directory:
+    /// each active file has one writer, and a second one is refused with
+    /// [`ErrorKind::InUse`](crate::ErrorKind::InUse).
     pub fn file_name(mut self, name: impl Into<String>) -> Self {
         self.file.name = Some(Val::new(name.into(), "file_name"));
         self

@@ -131,7 +131,7 @@ pub(super) const VARS: &[Var] = &[
     },
     Var {
         name: "LOGWARDEN_FILE",
-        sets: "the active file's name",
+        sets: "the active file's name; `{pid}` in it becomes the process id",
         expects: "a plain file name such as orders.log (no path separators)",
         default: "`<service>.log`",
         method: "file_name()",

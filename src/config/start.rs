@@ -156,6 +156,7 @@ pub(super) fn start(plan: Plan) -> Result<Assembled, Error> {
             name_from,
         } => {
             let dir = options.dir.clone();
+            let name = options.name.clone();
             let dir_display = dir.display().to_string();
             let path = dir.join(&options.name);
             let file = RollingFile::open(options, Arc::clone(&counters)).map_err(|e| match e {
@@ -173,6 +174,11 @@ pub(super) fn start(plan: Plan) -> Result<Assembled, Error> {
                     &dir_display,
                     "cannot create the log file in this directory",
                     io,
+                ),
+                OpenError::Busy(pid) => Error::in_use(
+                    name_from,
+                    &path.display().to_string(),
+                    busy_reason(pid, &name),
                 ),
             })?;
             let path = file.path().to_path_buf();
@@ -252,6 +258,25 @@ pub(super) fn start(plan: Plan) -> Result<Assembled, Error> {
             plan.filter_handle,
         ),
     })
+}
+
+/// Why a file held by another writer cannot be ours, and how to give each writer its own.
+fn busy_reason(pid: Option<u32>, name: &str) -> String {
+    let holder = match pid {
+        Some(pid) if pid == std::process::id() => {
+            format!("another logwarden stack of this process (pid {pid})")
+        }
+        Some(pid) => format!("another process (pid {pid})"),
+        None => "another process".to_owned(),
+    };
+    let own = match name.strip_suffix(".log") {
+        Some(stem) => format!("{stem}-{{pid}}.log"),
+        None => format!("{name}-{{pid}}"),
+    };
+    format!(
+        "is already being written by {holder}; give each process its own file, such as \
+         LOGWARDEN_FILE={own} ({{pid}} becomes the process id) or its own LOGWARDEN_DIR"
+    )
 }
 
 /// Stdout for the writer thread. On Unix a duplicate of fd 1, written without `std`'s stdout

@@ -144,6 +144,11 @@ pub(super) fn validate(mut b: Builder, panic_hook: bool) -> Result<Plan, Error> 
         None => Val::new(format!("{service}.log"), service_from),
     };
     validate_file_name(&name)?;
+    // One file per process when asked: `orders-{pid}.log`.
+    let name = Val::new(
+        name.value.replace("{pid}", &std::process::id().to_string()),
+        name.from,
+    );
 
     let clock = b.clock.take().map_or(Clock::System, Clock::Manual);
     let record = &mut b.record;

@@ -4,6 +4,7 @@
 
 #[cfg(feature = "gzip")]
 mod gzip;
+mod lock;
 mod naming;
 mod rolling;
 mod rotation;

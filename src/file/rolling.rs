@@ -5,7 +5,7 @@
 use super::gzip;
 use super::rotation::Rotation;
 use super::timezone::Zone;
-use super::{naming, swap};
+use super::{lock, naming, swap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -42,6 +42,8 @@ pub(crate) enum OpenError {
     Dir(io::Error),
     /// The active file could not be opened (permission, symlink, not a regular file).
     File(io::Error),
+    /// Another writer (a process, or a stack of this one) holds the file: its pid, if known.
+    Busy(Option<u32>),
 }
 
 pub(crate) struct RollingFile {
@@ -66,6 +68,8 @@ pub(crate) struct RollingFile {
     /// The length of the unfinished line a previous writer left at the end of the file, which
     /// opening ended with a newline; said once, in a record.
     torn: Option<u64>,
+    /// This file's one writer is us, for as long as this lives.
+    _lock: lock::WriterLock,
     /// The empty file the next rotation swaps in, created ahead (see [`super::swap`]).
     staged: Option<File>,
     #[cfg(feature = "gzip")]
@@ -82,6 +86,11 @@ impl RollingFile {
         // rotation, whether it lets us (an existing writable file in a read-only directory).
         probe_dir(&opts.dir).map_err(OpenError::Dir)?;
         let path = opts.dir.join(&opts.name);
+        // Before anything else touches the files: only their one writer may settle or rotate.
+        let lock = lock::acquire(&opts.dir, &opts.name, opts.mode).map_err(|e| match e {
+            lock::LockError::Held(pid) => OpenError::Busy(pid),
+            lock::LockError::Io(e) => OpenError::Dir(e),
+        })?;
         // What a crash between a swap and its rename left behind goes where it belongs first.
         let settled = settle_staged(&opts.dir, &opts.name).map_err(OpenError::Dir)?;
         let mut file = open_active(&path, opts.mode).map_err(OpenError::File)?;
@@ -115,6 +124,7 @@ impl RollingFile {
         let mut file = RollingFile {
             size: meta.len() + u64::from(torn.is_some()),
             torn,
+            _lock: lock,
             path,
             file: Some(file),
             next_rotation,
@@ -626,7 +636,7 @@ mod tests {
     }
 
     /// The files in `dir` with their contents, by name: the active file, then the rotated ones
-    /// oldest first.
+    /// oldest first. Not the writer's lock file (its own tests are in `lock.rs`).
     fn contents(dir: &Path) -> Vec<(String, String)> {
         let mut files: Vec<(String, String)> = fs::read_dir(dir)
             .unwrap()
@@ -635,6 +645,7 @@ mod tests {
                 let name = e.file_name().into_string().unwrap();
                 (name, fs::read_to_string(e.path()).unwrap())
             })
+            .filter(|(name, _)| name != ".t.log.lock")
             .collect();
         files.sort();
         files
