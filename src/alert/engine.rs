@@ -65,6 +65,8 @@ pub(crate) struct History {
     pub(crate) opened: u64,
     pub(crate) resolved: u64,
     pub(crate) resolved_micros: i64,
+    /// Incidents still open when the process stopped.
+    pub(crate) stopped: u64,
     pub(crate) open_since: Option<i64>,
 }
 
@@ -213,6 +215,21 @@ impl Engine {
         Some(alert)
     }
 
+    /// The process is stopping at `now`: the open incident, unless its window went quiet by then
+    /// (a resolution, returned instead), gets its last word, a stopped alert, and is closed
+    /// without counting as resolved.
+    pub(crate) fn stop(&mut self, now: i64) -> Option<Alert> {
+        if let Some(resolved) = self.tick(now) {
+            return Some(resolved);
+        }
+        self.incident.as_ref()?;
+        let mut alert = self.alert(AlertKind::Stopped, None);
+        alert.stopped_at = Some(system_time(now.max(self.latest)));
+        self.incident = None;
+        self.history.stopped += 1;
+        Some(alert)
+    }
+
     fn release(&mut self, key: u64) {
         if let Some(entry) = self.ring_samples.get_mut(&key) {
             entry.0 -= 1;
@@ -284,6 +301,7 @@ impl Engine {
             last_error_at: system_time(incident.last_error_at),
             opened_at: system_time(incident.opened_at),
             resolved_at: resolved_at.map(system_time),
+            stopped_at: None,
             top_errors: top
                 .into_iter()
                 .take(TOP_GROUPS)
@@ -395,6 +413,32 @@ mod tests {
         // Opened at t=10 s, reminders at 310, 610, 910, 1210 s: 30 errors between two messages.
         assert!(all[1..].iter().all(|a| a.errors_since_last == 30));
         assert_eq!(all.last().unwrap().errors_total, 122);
+    }
+
+    #[test]
+    fn stopping_with_an_incident_open_gives_it_a_last_word_and_no_resolution() {
+        let mut e = engine(3, 60, 300);
+        assert!(e.stop(0).is_none(), "nothing open, nothing to say");
+        for t in [0, 1, 2, 20] {
+            e.observe(t * S, 7, || sample("x"));
+        }
+        let s = e.stop(30 * S).expect("the open incident's last word");
+        assert_eq!(s.kind, AlertKind::Stopped);
+        assert_eq!(s.stopped_at, Some(system_time(30 * S)));
+        assert_eq!(s.resolved_at, None);
+        assert_eq!(s.duration(), Duration::from_secs(28)); // opened at 2 s
+        assert_eq!((s.errors_total, s.errors_since_last), (4, 1));
+        assert!(!e.is_open());
+        let h = e.history();
+        assert_eq!((h.opened, h.resolved, h.stopped), (1, 0, 1));
+        assert!(e.stop(40 * S).is_none(), "said once");
+        // An incident whose window went quiet before the stop is resolved, not stopped.
+        for t in [100, 101, 102] {
+            e.observe(t * S, 7, || sample("x"));
+        }
+        let r = e.stop(500 * S).expect("resolved at the stop");
+        assert_eq!(r.kind, AlertKind::Resolved);
+        assert_eq!(r.resolved_at, Some(system_time(160 * S)));
     }
 
     #[test]

@@ -12,6 +12,10 @@ pub enum AlertKind {
     Reminder,
     /// A full window passed with fewer errors than the threshold.
     Resolved,
+    /// The process stopped (its guard was dropped) while the incident was still open: the last
+    /// word on it, so that no alert is left without a follow-up. Not a resolution: the incident
+    /// has no recovery time and stays out of MTTR.
+    Stopped,
 }
 
 impl AlertKind {
@@ -21,6 +25,7 @@ impl AlertKind {
             AlertKind::Opened => "opened",
             AlertKind::Reminder => "reminder",
             AlertKind::Resolved => "resolved",
+            AlertKind::Stopped => "stopped",
         }
     }
 }
@@ -79,6 +84,8 @@ pub struct Alert {
     pub opened_at: SystemTime,
     /// When the window dropped below the threshold (resolved alerts only).
     pub resolved_at: Option<SystemTime>,
+    /// When the process stopped with the incident open (stopped alerts only).
+    pub stopped_at: Option<SystemTime>,
     /// Distinct errors, most frequent first (at most five).
     pub top_errors: Vec<ErrorGroup>,
     /// Errors of groups beyond those tracked, counted but not described.
@@ -88,9 +95,13 @@ pub struct Alert {
 }
 
 impl Alert {
-    /// How long the incident lasted (resolved alerts), or has lasted until its last error.
+    /// How long the incident lasted (resolved alerts), was open when the process stopped
+    /// (stopped alerts), or has lasted until its last error.
     pub fn duration(&self) -> Duration {
-        let end = self.resolved_at.unwrap_or(self.last_error_at);
+        let end = self
+            .resolved_at
+            .or(self.stopped_at)
+            .unwrap_or(self.last_error_at);
         end.duration_since(self.opened_at).unwrap_or_default()
     }
 }

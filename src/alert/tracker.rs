@@ -54,6 +54,11 @@ impl Tracker {
         self.engine.lock().tick(self.now())
     }
 
+    /// The last word on an incident still open when the process stops (see [`Engine::stop`]).
+    pub(crate) fn stop(&self) -> Option<Alert> {
+        self.engine.lock().stop(self.now())
+    }
+
     /// How long the watching thread may wait before asking [`Tracker::due`] again.
     pub(crate) fn next_check(&self) -> Duration {
         if self.engine.lock().is_open() {

@@ -40,6 +40,7 @@ pub(crate) fn as_json(summary: &Summary) -> serde_json::Value {
             json!({
                 "opened_at": rfc3339(i.opened_at),
                 "resolved_at": i.resolved_at.map(rfc3339),
+                "stopped_at": i.stopped_at.filter(|_| i.resolved_at.is_none()).map(rfc3339),
                 "duration_s": i.duration().map(seconds),
                 "errors": i.errors,
                 "top_message": i.top_message,
@@ -60,8 +61,9 @@ pub(crate) fn as_json(summary: &Summary) -> serde_json::Value {
     json!({
         "incidents": incidents,
         "count": summary.incidents.len(),
-        "resolved": summary.incidents.len() - summary.still_open(),
+        "resolved": summary.resolved().count(),
         "open": summary.still_open(),
+        "stopped": summary.stopped(),
         "total_s": seconds(summary.total()),
         "mttr_s": summary.mttr().map(seconds),
         "longest_s": summary.longest().and_then(|i| i.duration()).map(seconds),
@@ -71,8 +73,9 @@ pub(crate) fn as_json(summary: &Summary) -> serde_json::Value {
         "rule": rule,
         "lines": summary.lines,
         "skipped": summary.skipped,
-        "note": "an incident still open at the end of the input has resolved_at null and is \
-                 left out of total_s and mttr_s",
+        "note": "an incident still open at the end of the input has resolved_at null, one its \
+                 process stopped with has stopped_at instead; both are left out of total_s and \
+                 mttr_s",
     })
 }
 
@@ -115,7 +118,11 @@ fn table(summary: &Summary, colour: bool) -> String {
             (n + 1).to_string(),
             clock(i.opened_at),
             clock(i.first_alert_at),
-            i.resolved_at.map_or_else(|| "open".to_owned(), clock),
+            match (i.resolved_at, i.stopped_at) {
+                (Some(at), _) => clock(at),
+                (None, Some(at)) => format!("stopped {}", clock(at)),
+                (None, None) => "open".to_owned(),
+            },
             i.duration().map_or_else(|| "-".to_owned(), human_duration),
             i.errors.to_string(),
         ];
@@ -169,10 +176,17 @@ fn table(summary: &Summary, colour: bool) -> String {
             "s"
         }
     ));
-    if open > 0 {
-        out.push_str(&format!(
-            " ({open} still open, left out of the total and MTTR)"
-        ));
+    let stopped = summary.stopped();
+    let unended = match (open, stopped) {
+        (0, 0) => None,
+        (open, 0) => Some(format!("{open} still open")),
+        (0, stopped) => Some(format!("{stopped} ended by its process stopping")),
+        (open, stopped) => Some(format!(
+            "{open} still open, {stopped} ended by its process stopping"
+        )),
+    };
+    if let Some(unended) = unended {
+        out.push_str(&format!(" ({unended}, left out of the total and MTTR)"));
     }
     out.push_str(", ");
     out.push_str(&summary.source.describe());

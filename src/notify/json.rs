@@ -9,7 +9,7 @@ use crate::timestamp::rfc3339_of as rfc3339;
 /// Posts alerts as a plain JSON object (for a receiver of your own, Alertmanager-style bridges,
 /// or anything that is not Slack-compatible): `kind`, `incident`, `service`, `env`, `host`,
 /// `threshold`, `window_secs`, `errors_in_window`, `errors_since_last`, `errors_total`,
-/// `first_error_at`, `last_error_at`, `opened_at`, `resolved_at`, `duration_secs`, `top_errors`,
+/// `first_error_at`, `last_error_at`, `opened_at`, `resolved_at`, `stopped_at`, `duration_secs`, `top_errors`,
 /// `other_errors` and a human-readable `text`.
 #[derive(Debug, Clone)]
 pub struct JsonNotifier {
@@ -58,6 +58,7 @@ impl Notifier for JsonNotifier {
             "last_error_at": rfc3339(alert.last_error_at),
             "opened_at": rfc3339(alert.opened_at),
             "resolved_at": alert.resolved_at.map(rfc3339),
+            "stopped_at": alert.stopped_at.map(rfc3339),
             "duration_secs": alert.duration().as_secs_f64(),
             "top_errors": top,
             "other_errors": alert.other_errors,

@@ -100,6 +100,13 @@ pub(crate) fn headline(alert: &Alert) -> String {
             human_duration(alert.duration()),
             alert.errors_total
         ),
+        AlertKind::Stopped => format!(
+            "⚪ Incident #{} still open when {who} stopped: open for {}, {} ERROR events so far; \
+             not resolved, and no more news of it from this process",
+            alert.incident,
+            human_duration(alert.duration()),
+            alert.errors_total
+        ),
     }
 }
 
@@ -120,6 +127,14 @@ fn details(alert: &Alert) -> String {
             "*Opened:* {}   *Resolved:* {}",
             time(alert.opened_at),
             time(resolved)
+        );
+    }
+    if let Some(stopped) = alert.stopped_at {
+        let _ = writeln!(
+            out,
+            "*Opened:* {}   *Process stopped:* {}",
+            time(alert.opened_at),
+            time(stopped)
         );
     }
     if alert.kind == AlertKind::Resolved {

@@ -146,6 +146,10 @@ impl Worker {
                         self.deliver(&alert);
                     }
                 }
+                // An incident still open gets its last word before the process goes.
+                if let Some(alert) = self.tracker.stop() {
+                    self.deliver(&alert);
+                }
                 break;
             }
         }
@@ -214,10 +218,13 @@ impl Worker {
             "last_error_at".into(),
             rfc3339_of(alert.last_error_at).into(),
         );
-        if alert.kind == AlertKind::Resolved {
-            if let Some(at) = alert.resolved_at {
-                fields.insert("resolved_at".into(), rfc3339_of(at).into());
-            }
+        if let Some(at) = alert.resolved_at {
+            fields.insert("resolved_at".into(), rfc3339_of(at).into());
+        }
+        if let Some(at) = alert.stopped_at {
+            fields.insert("stopped_at".into(), rfc3339_of(at).into());
+        }
+        if matches!(alert.kind, AlertKind::Resolved | AlertKind::Stopped) {
             fields.insert(
                 "duration_secs".into(),
                 alert.duration().as_secs_f64().into(),

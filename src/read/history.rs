@@ -63,6 +63,8 @@ pub(crate) struct Incident {
     pub(crate) first_alert_at: i64,
     /// When the window dropped below the threshold; `None` while still open at the end of input.
     pub(crate) resolved_at: Option<i64>,
+    /// When its process stopped with it open (its last record says so): ended, not resolved.
+    pub(crate) stopped_at: Option<i64>,
     /// Every ERROR of the opening window plus those until the resolution.
     pub(crate) errors: u64,
     pub(crate) top_message: String,
@@ -121,8 +123,21 @@ impl Summary {
         self.resolved().max_by_key(|i| i.duration())
     }
 
+    /// Incidents open at the end of the input: neither resolved nor ended by their process
+    /// stopping.
     pub(crate) fn still_open(&self) -> usize {
-        self.incidents.len() - self.resolved().count()
+        self.incidents
+            .iter()
+            .filter(|i| i.resolved_at.is_none() && i.stopped_at.is_none())
+            .count()
+    }
+
+    /// Incidents their process stopped with, open: ended without a recovery time.
+    pub(crate) fn stopped(&self) -> usize {
+        self.incidents
+            .iter()
+            .filter(|i| i.resolved_at.is_none() && i.stopped_at.is_some())
+            .count()
     }
 
     /// ERROR lines per hour over the span of the input; none for less than a minute of logs,
@@ -390,6 +405,7 @@ impl Tally {
                         opened_at: micros_of(alert.opened_at),
                         first_alert_at: micros_of(alert.opened_at),
                         resolved_at: None,
+                        stopped_at: None,
                         errors: alert.errors_total,
                         top_message: top_message(&alert),
                     });
@@ -431,6 +447,7 @@ impl Tally {
                 opened_at,
                 first_alert_at: at,
                 resolved_at: None,
+                stopped_at: None,
                 errors: 0,
                 top_message: String::new(),
             }
@@ -454,6 +471,10 @@ impl Tally {
                     incident.opened_at = resolved_at - (d * 1e6) as i64;
                 }
             }
+            self.unresolved.remove(&key);
+        } else if mark == AlertMark::Stopped {
+            // Its last word: no error after it belongs to it.
+            incident.stopped_at = Some(record.stopped_at.unwrap_or(at));
             self.unresolved.remove(&key);
         } else {
             let counted_until = record.last_error_at.or(record.opened_at).unwrap_or(at);
@@ -712,6 +733,33 @@ mod tests {
             r#"{{"timestamp":"{}","level":"ERROR","message":"db down","service":"orders","host":"h","pid":{pid}}}"#,
             at(secs)
         )
+    }
+
+    #[test]
+    fn an_incident_its_process_stopped_with_is_ended_not_resolved_and_counts_no_more() {
+        let mut tally = Tally::new(options(5));
+        add(&mut tally, &alert_line(10, "opened", 1, 1, 10));
+        add(&mut tally, &error_line(11, 1));
+        add(
+            &mut tally,
+            &alert_line(40, "stopped", 1, 1, 10).replace(
+                r#""top_error""#,
+                &format!(r#""stopped_at":"{}","top_error""#, at(40)),
+            ),
+        );
+        // The next process (another pid) errs on: not this incident's errors.
+        add(&mut tally, &error_line(41, 2));
+        let s = tally.finish(Vec::new(), 0);
+        assert_eq!(s.incidents.len(), 1);
+        let i = &s.incidents[0];
+        assert_eq!((i.resolved_at, i.stopped_at), (None, Some(T0 + 40 * S)));
+        assert_eq!(i.duration(), None, "no recovery time");
+        assert_eq!(
+            (s.still_open(), s.stopped(), s.resolved().count()),
+            (0, 1, 0)
+        );
+        assert_eq!(s.mttr(), None);
+        assert_eq!(s.total(), Duration::ZERO);
     }
 
     #[test]

@@ -113,6 +113,8 @@ pub(crate) enum AlertMark {
     Opened,
     Reminder,
     Resolved,
+    /// The process stopped with the incident open: its last record, not a resolution.
+    Stopped,
 }
 
 /// One of the records the delivery thread writes for each alert (target `logwarden::alert`).
@@ -130,6 +132,7 @@ pub(crate) struct AlertRecord {
     /// The newest error the record's `errors_total` counts.
     pub(crate) last_error_at: Option<i64>,
     pub(crate) resolved_at: Option<i64>,
+    pub(crate) stopped_at: Option<i64>,
 }
 
 /// What one line says.
@@ -407,6 +410,7 @@ impl<'de> Visitor<'de> for LineVisitor {
                         Some("opened") => Some(AlertMark::Opened),
                         Some("reminder") => Some(AlertMark::Reminder),
                         Some("resolved") => Some(AlertMark::Resolved),
+                        Some("stopped") => Some(AlertMark::Stopped),
                         _ => None,
                     };
                     found.alert_mark = found.alert.mark.is_some();
@@ -435,6 +439,9 @@ impl<'de> Visitor<'de> for LineVisitor {
                 }
                 b"resolved_at" => {
                     found.alert.resolved_at = map.next_value::<Scalar<'de>>()?.time();
+                }
+                b"stopped_at" => {
+                    found.alert.stopped_at = map.next_value::<Scalar<'de>>()?.time();
                 }
                 b"host" | b"host.hostname" => {
                     let v = map.next_value::<Scalar<'de>>()?;

@@ -89,7 +89,7 @@ impl Series {
         let hi = summary
             .incidents
             .iter()
-            .filter_map(|i| i.resolved_at)
+            .filter_map(|i| i.resolved_at.or(i.stopped_at))
             .fold(data_end, i64::max);
         let span_minutes = (hi - lo + MINUTE - 1) / MINUTE;
         let bucket_minutes = bucket_minutes(span_minutes);
@@ -323,7 +323,7 @@ impl Panel {
         }
 
         // Incidents on top, translucent, so the stack stays readable beneath; an open one runs
-        // to the end of the axis.
+        // to the end of the axis, one its process stopped with to the stop.
         let label_style = ("sans-serif", 18)
             .into_font()
             .style(FontStyle::Bold)
@@ -334,6 +334,7 @@ impl Panel {
             let x0 = incident.opened_at.clamp(series.start, series.end);
             let x1 = incident
                 .resolved_at
+                .or(incident.stopped_at)
                 .unwrap_or(series.end)
                 .clamp(x0, series.end);
             chart.draw_series(std::iter::once(Rectangle::new(
@@ -347,10 +348,10 @@ impl Panel {
             if !self.band_labels {
                 continue;
             }
-            let label = if incident.resolved_at.is_some() {
-                format!("#{}", n + 1)
-            } else {
-                format!("#{} open", n + 1)
+            let label = match (incident.resolved_at, incident.stopped_at) {
+                (Some(_), _) => format!("#{}", n + 1),
+                (None, Some(_)) => format!("#{} stopped", n + 1),
+                (None, None) => format!("#{} open", n + 1),
             };
             // Near the right edge the label ends where the band ends, so it stays on the page.
             // A label that would run into the previous one is left out (the table has them all).
@@ -486,6 +487,7 @@ mod tests {
             opened_at: T0 + 5 * MINUTE,
             first_alert_at: T0 + 5 * MINUTE,
             resolved_at: Some(T0 + 50 * MINUTE),
+            stopped_at: None,
             errors: 5,
             top_message: "x".into(),
         });
@@ -534,6 +536,7 @@ mod tests {
                 opened_at: T0 + opened * MINUTE,
                 first_alert_at: T0 + opened * MINUTE,
                 resolved_at: Some(T0 + (opened + 1) * MINUTE),
+                stopped_at: None,
                 errors: 5,
                 top_message: "x".into(),
             });
@@ -558,6 +561,7 @@ mod tests {
             opened_at: T0 + 20 * MINUTE,
             first_alert_at: T0 + 20 * MINUTE,
             resolved_at: None,
+            stopped_at: None,
             errors: 8,
             top_message: "x".into(),
         });

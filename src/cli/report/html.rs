@@ -95,6 +95,10 @@ fn figures(page: &mut String, s: &Summary) {
     if open > 0 {
         let _ = write!(note, "; {open} open excluded");
     }
+    let stopped = s.stopped();
+    if stopped > 0 {
+        let _ = write!(note, "; {stopped} ended by a stopping process excluded");
+    }
     match s.mttr() {
         Some(mttr) => figure(
             page,
@@ -236,20 +240,33 @@ fn incidents(page: &mut String, s: &Summary) {
 }
 
 fn incident_row(page: &mut String, n: usize, i: &Incident, last_at: Option<i64>) {
-    let open = i.resolved_at.is_none();
+    let open = i.resolved_at.is_none() && i.stopped_at.is_none();
     page.push_str(if open { "<tr class=\"open\">" } else { "<tr>" });
     let _ = write!(page, "<td class=\"num\">{n}</td><td>");
     time(page, i.opened_at);
     page.push_str("</td><td>");
     time(page, i.first_alert_at);
     page.push_str("</td><td>");
-    match i.resolved_at {
-        Some(at) => time(page, at),
-        None => page.push_str("<span class=\"tag\">open</span>"),
+    match (i.resolved_at, i.stopped_at) {
+        (Some(at), _) => time(page, at),
+        (None, Some(at)) => {
+            page.push_str("<span class=\"tag\">stopped</span> ");
+            time(page, at);
+        }
+        (None, None) => page.push_str("<span class=\"tag\">open</span>"),
     }
     page.push_str("</td><td class=\"num\">");
     match (i.duration(), last_at) {
         (Some(d), _) => page.push_str(&human_duration(d)),
+        // Open when its process stopped: that long, and no recovery time.
+        (None, _) if i.stopped_at.is_some() => {
+            let end = i.stopped_at.unwrap_or(i.opened_at);
+            let _ = write!(
+                page,
+                "{} (stopped)",
+                human_duration(micros(end.saturating_sub(i.opened_at)))
+            );
+        }
         // Still open: at least as long as the input ran on after it opened.
         (None, Some(end)) => {
             let _ = write!(
@@ -422,6 +439,7 @@ mod tests {
             opened_at: T0 + opened_min * MIN,
             first_alert_at: T0 + opened_min * MIN + 250_000,
             resolved_at: resolved_min.map(|m| T0 + m * MIN),
+            stopped_at: None,
             errors: 12,
             top_message: message.into(),
         }

@@ -42,6 +42,10 @@ pub(crate) fn run(args: ReportArgs) -> Result<(), Failure> {
     if open > 0 {
         line.push_str(&format!(", {open} still open"));
     }
+    let stopped = summary.stopped();
+    if stopped > 0 {
+        line.push_str(&format!(", {stopped} ended by its process stopping"));
+    }
     let _ = writeln!(std::io::stderr(), "{line}");
     super::scan::complete(&summary)
 }
