@@ -7,7 +7,9 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+#[cfg(feature = "http")]
 mod alert_log_bridge;
+#[cfg(feature = "http")]
 mod alert_reentrancy;
 mod init;
 mod log_bridge;

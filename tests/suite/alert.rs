@@ -2,11 +2,15 @@
 //! delivery thread posts to a scripted local HTTP server, and the guard reports the history.
 //!
 //! Time-dependent scenarios run on a `ManualClock`; waits are bounded waits for a condition
-//! (a request arriving, a counter moving), never fixed sleeps.
+//! (a request arriving, a counter moving), never fixed sleeps. Whatever posts needs the `http`
+//! cargo feature; without it, only the alerts written to the log file are tested here.
 
+#[cfg(feature = "http")]
 use std::fmt;
 use std::path::Path;
-use std::time::{Duration, Instant, UNIX_EPOCH};
+#[cfg(feature = "http")]
+use std::time::Instant;
+use std::time::{Duration, UNIX_EPOCH};
 
 use logwarden::testing::ManualClock;
 use logwarden::Guard;
@@ -15,8 +19,11 @@ use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::support;
+#[cfg(feature = "http")]
 use crate::support::http::{refused_url, Reply, Request, Server};
-use crate::support::{eventually, within, HANG, HOOK, SECRET, WAIT};
+use crate::support::{eventually, WAIT};
+#[cfg(feature = "http")]
+use crate::support::{within, HANG, HOOK, SECRET};
 
 /// 2023-11-14T22:13:20Z: where manual clocks start.
 const T0: u64 = 1_700_000_000;
@@ -31,6 +38,7 @@ fn start_logging(builder: logwarden::Builder) -> (Dispatch, Guard) {
 }
 
 /// The subscriber `init()` installs (its filter global), as a dispatcher.
+#[cfg(feature = "http")]
 fn start_subscriber(builder: logwarden::Builder) -> (Dispatch, Guard) {
     let (subscriber, guard) = builder.subscriber().unwrap();
     (Dispatch::new(subscriber), guard)
@@ -55,6 +63,7 @@ fn emit<T>(dispatch: &Dispatch, f: impl FnOnce() -> T) -> T {
 }
 
 /// Waits until at least `n` requests have arrived; fails with what did arrive otherwise.
+#[cfg(feature = "http")]
 fn wait_requests(server: &Server, n: usize) -> Vec<Request> {
     let got = server.wait_for(n, WAIT);
     assert!(
@@ -67,6 +76,7 @@ fn wait_requests(server: &Server, n: usize) -> Vec<Request> {
 }
 
 /// The Slack payload's fallback `text`.
+#[cfg(feature = "http")]
 fn text(r: &Request) -> String {
     r.json()["text"]
         .as_str()
@@ -75,6 +85,7 @@ fn text(r: &Request) -> String {
 }
 
 /// The `text` of the Slack payload's block `i` (0: headline, 1: details, 2: context).
+#[cfg(feature = "http")]
 fn block_text(r: &Request, i: usize) -> String {
     let v = r.json();
     let b = &v["blocks"][i];
@@ -89,6 +100,7 @@ fn block_text(r: &Request, i: usize) -> String {
 }
 
 /// Every string in a JSON value, keys included.
+#[cfg(feature = "http")]
 fn strings(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::String(s) => out.push(s.clone()),
@@ -103,6 +115,7 @@ fn strings(v: &Value, out: &mut Vec<String>) {
     }
 }
 
+#[cfg(feature = "http")]
 fn assert_json_content_type(r: &Request) {
     let ct = r.header("content-type").unwrap_or_default();
     assert!(
@@ -113,6 +126,7 @@ fn assert_json_content_type(r: &Request) {
     assert_eq!(r.path, HOOK);
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn threshold_minus_one_errors_post_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -131,6 +145,7 @@ fn threshold_minus_one_errors_post_nothing() {
     assert!(server.requests().is_empty());
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn n_errors_within_the_window_post_exactly_one_alert() {
     let dir = tempfile::tempdir().unwrap();
@@ -206,6 +221,7 @@ fn n_errors_within_the_window_post_exactly_one_alert() {
     );
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn errors_spread_wider_than_the_window_post_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -234,6 +250,7 @@ fn errors_spread_wider_than_the_window_post_nothing() {
     assert!(server.requests().is_empty());
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn reminders_come_once_per_cooldown_with_the_count_since_the_last_message() {
     let dir = tempfile::tempdir().unwrap();
@@ -289,6 +306,7 @@ fn reminders_come_once_per_cooldown_with_the_count_since_the_last_message() {
     );
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn a_quiet_window_posts_a_resolved_notice_with_the_duration() {
     let dir = tempfile::tempdir().unwrap();
@@ -349,6 +367,7 @@ fn a_quiet_window_posts_a_resolved_notice_with_the_duration() {
     assert_eq!(server.requests().len(), 2);
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn a_server_error_is_retried_and_the_alert_delivered() {
     let dir = tempfile::tempdir().unwrap();
@@ -371,6 +390,7 @@ fn a_server_error_is_retried_and_the_alert_delivered() {
     assert_eq!(server.requests().len(), 2);
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn a_429_is_retried_after_its_retry_after() {
     let dir = tempfile::tempdir().unwrap();
@@ -394,6 +414,7 @@ fn a_429_is_retried_after_its_retry_after() {
     assert_eq!(server.requests().len(), 2);
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn a_404_is_not_retried_and_counts_as_failed() {
     let dir = tempfile::tempdir().unwrap();
@@ -413,6 +434,7 @@ fn a_404_is_not_retried_and_counts_as_failed() {
     assert_eq!(server.requests().len(), 1);
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn a_refused_connection_does_not_affect_callers() {
     let dir = tempfile::tempdir().unwrap();
@@ -442,6 +464,7 @@ fn a_refused_connection_does_not_affect_callers() {
     drop(guard);
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn a_hung_webhook_affects_neither_logging_nor_shutdown() {
     let dir = tempfile::tempdir().unwrap();
@@ -488,6 +511,7 @@ fn a_hung_webhook_affects_neither_logging_nor_shutdown() {
     drop(server);
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn a_flood_of_errors_opens_one_incident_and_resolves_with_the_total() {
     let dir = tempfile::tempdir().unwrap();
@@ -536,10 +560,12 @@ fn a_flood_of_errors_opens_one_incident_and_resolves_with_the_total() {
     assert_eq!(server.requests().len(), 2);
 }
 
+#[cfg(feature = "http")]
 const EVIL: &str = "<!channel> <!here> <@U123> <https://evil.example|click> & done";
 
 /// Opens an incident whose message is [`EVIL`], inside a span whose field is markup too, and
 /// returns the posted alert.
+#[cfg(feature = "http")]
 fn post_evil(configure: impl FnOnce(logwarden::Builder) -> logwarden::Builder) -> Request {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(vec![], Reply::ok());
@@ -557,6 +583,7 @@ fn post_evil(configure: impl FnOnce(logwarden::Builder) -> logwarden::Builder) -
     got[0].clone()
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn markup_from_logs_is_escaped_and_only_the_configured_mention_is_not() {
     let r = post_evil(|b| b);
@@ -604,6 +631,7 @@ fn markup_from_logs_is_escaped_and_only_the_configured_mention_is_not() {
 
 /// Opens an incident posting to `url`, waits for the delivery to fail, and returns the whole
 /// log file.
+#[cfg(feature = "http")]
 fn log_after_failed_delivery(url: String) -> String {
     let dir = tempfile::tempdir().unwrap();
     let (dispatch, guard) = start_logging(base(dir.path()).slack_webhook(url));
@@ -625,6 +653,7 @@ fn log_after_failed_delivery(url: String) -> String {
     text
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn the_webhook_secret_is_never_shown() {
     // A delivery error (404) and a refused connection: nothing in the log file.
@@ -774,8 +803,10 @@ fn without_a_webhook_alerts_are_records_in_the_log() {
 }
 
 /// A value whose `Debug` logs an ERROR while it is being formatted.
+#[cfg(feature = "http")]
 struct LogsWhileFormatted;
 
+#[cfg(feature = "http")]
 impl fmt::Debug for LogsWhileFormatted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         tracing::error!("logged from Debug");
@@ -786,6 +817,7 @@ impl fmt::Debug for LogsWhileFormatted {
 // Under a scoped (`with_default`) dispatcher tracing drops the nested event itself; the
 // global-dispatcher case, where the alert layer is really re-entered, is in
 // `tests/global/alert_reentrancy.rs`.
+#[cfg(feature = "http")]
 #[test]
 fn an_error_logged_while_an_error_is_formatted_neither_deadlocks_nor_panics() {
     let dir = tempfile::tempdir().unwrap();
@@ -809,6 +841,7 @@ fn an_error_logged_while_an_error_is_formatted_neither_deadlocks_nor_panics() {
     assert_eq!(server.requests().len(), 1);
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn a_json_webhook_gets_a_plain_object() {
     let dir = tempfile::tempdir().unwrap();
@@ -846,17 +879,20 @@ fn a_json_webhook_gets_a_plain_object() {
     assert_eq!(server.requests().len(), 1);
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn errors_of_a_target_silenced_by_the_filter_still_count() {
     silenced_errors_still_count(start_logging);
 }
 
 /// The same with the filter global, as `init()` installs it.
+#[cfg(feature = "http")]
 #[test]
 fn errors_of_a_silenced_target_still_count_under_the_init_subscriber() {
     silenced_errors_still_count(start_subscriber);
 }
 
+#[cfg(feature = "http")]
 fn silenced_errors_still_count(start: fn(logwarden::Builder) -> (Dispatch, Guard)) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(vec![], Reply::ok());
@@ -899,6 +935,7 @@ fn silenced_errors_still_count(start: fn(logwarden::Builder) -> (Dispatch, Guard
 
 // The layer does not count the crate's own events, told apart by their target (`logwarden` and
 // `logwarden::…`): a host target that merely starts with `logwarden` is not one of them.
+#[cfg(feature = "http")]
 #[test]
 fn errors_of_a_target_that_merely_starts_with_logwarden_count() {
     let dir = tempfile::tempdir().unwrap();

@@ -7,8 +7,11 @@
 use std::time::Duration;
 
 use crate::support;
+#[cfg(feature = "http")]
 use crate::support::http::{Reply, Server};
-use crate::support::{HOOK, SECRET, WAIT};
+#[cfg(feature = "http")]
+use crate::support::HOOK;
+use crate::support::{SECRET, WAIT};
 
 fn run_child(scenario: &str, webhook: Option<&str>) -> String {
     let dir = tempfile::tempdir().unwrap();
@@ -74,6 +77,7 @@ fn without_a_webhook_the_alert_is_printed_on_stderr() {
     );
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn a_failed_delivery_is_reported_without_the_secret() {
     let server = Server::start(vec![], Reply::status(404, "no_service"));
@@ -91,6 +95,7 @@ fn a_failed_delivery_is_reported_without_the_secret() {
     );
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn a_refused_connection_is_reported_without_the_secret() {
     let url = support::http::refused_url(HOOK);

@@ -262,6 +262,7 @@ fn dropping_a_server_with_a_hung_connection_returns_promptly() {
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn ureq_with_a_pooling_agent() {
     let server = Server::start(

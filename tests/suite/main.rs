@@ -34,5 +34,7 @@ mod reload;
 mod rotation_timezone;
 mod rsyslog;
 mod span_views;
+#[cfg(not(feature = "http"))]
+mod without_http;
 mod writer;
 mod writer_stderr;

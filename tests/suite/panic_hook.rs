@@ -10,6 +10,7 @@ use serde_json::Value;
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::support;
+#[cfg(feature = "http")]
 use crate::support::http::{Reply, Server};
 use crate::support::{read_records, WAIT};
 
@@ -240,6 +241,7 @@ fn a_panicking_thread_is_written_as_an_error_record_with_its_context_before_the_
     assert!(stderr.contains("panicked at"), "{stderr}");
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn a_panic_counts_toward_the_alert_threshold() {
     let server = Server::start(vec![], Reply::ok());

@@ -10,14 +10,19 @@ use std::time::{Duration, Instant};
 
 use logwarden::redact::{Redaction, ValuePatterns};
 use logwarden::writer::StdoutMode;
+#[cfg(feature = "http")]
 use logwarden::Guard;
 use serde_json::{json, Value};
+#[cfg(feature = "http")]
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::support;
+#[cfg(feature = "http")]
 use crate::support::http::{Reply, Request, Server};
-use crate::support::{REDACTED, WAIT};
+use crate::support::REDACTED;
+#[cfg(feature = "http")]
+use crate::support::WAIT;
 
 /// The environment variable that turns [`stdout_child`] into the child of a stdout test.
 const CHILD: &str = "LOGWARDEN_PRIVACY_CHILD";
@@ -796,10 +801,13 @@ fn a_line_cap_given_alone_is_never_blamed_on_an_unset_setting() {
 // ---------------------------------------------------------------------------------------------
 
 /// A webhook path shaped like Slack's.
+#[cfg(feature = "http")]
 const HOOK: &str = "/services/T000/B000/XXXXXXXX";
+#[cfg(feature = "http")]
 const TRACE_ID: &str = "trace-4bf92f3577b3";
 
 /// Which webhook payload a test posts.
+#[cfg(feature = "http")]
 #[derive(Clone, Copy, Debug)]
 enum Hook {
     Slack,
@@ -808,6 +816,7 @@ enum Hook {
 
 /// Starts logging with alerts posted to `server` once [`log_three_errors`] has run, value
 /// patterns on, and `redaction`'s keys.
+#[cfg(feature = "http")]
 fn alerting(
     dir: &std::path::Path,
     server: &Server,
@@ -835,11 +844,13 @@ fn alerting(
 }
 
 /// The event-field trace id of the third error.
+#[cfg(feature = "http")]
 const EVENT_TRACE_ID: &str = "trace-evt-9d1e";
 
 /// Three kinds of error, so three groups in the alert: in a span with a trace id and a password;
 /// in a span with a password and no trace id (Slack shows the span context when there is no
 /// trace id); with a `trace_id` event field and no span.
+#[cfg(feature = "http")]
 fn log_three_errors() {
     tracing::info_span!("login", trace_id = TRACE_ID, password = "hunter2").in_scope(|| {
         tracing::error!(password = "hunter2", "login failed for bob@example.com");
@@ -856,6 +867,7 @@ fn log_three_errors() {
 }
 
 /// The one alert posted, and the log file's text once the guard is dropped.
+#[cfg(feature = "http")]
 fn alert_body(redaction: Redaction, hook: Hook) -> (Request, String) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(vec![], Reply::ok());
@@ -870,6 +882,7 @@ fn alert_body(redaction: Redaction, hook: Hook) -> (Request, String) {
 }
 
 /// Every string in a JSON value, one per line.
+#[cfg(feature = "http")]
 fn strings(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -879,6 +892,7 @@ fn strings(v: &Value) -> String {
     }
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn alerts_show_neither_redacted_keys_nor_masked_values() {
     for hook in [Hook::Slack, Hook::Json] {
@@ -906,6 +920,7 @@ fn alerts_show_neither_redacted_keys_nor_masked_values() {
     }
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn a_redacted_trace_id_is_not_shown_in_alerts() {
     for hook in [Hook::Slack, Hook::Json] {
@@ -925,6 +940,7 @@ fn a_redacted_trace_id_is_not_shown_in_alerts() {
     }
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn an_alert_never_shows_part_of_a_masked_secret() {
     // The alert keeps the first 500 bytes of a message, masked. Here masking the tokens shortens
