@@ -1,11 +1,9 @@
 //! Heap allocations on the caller's thread, counted by a global allocator: the steady-state cost
 //! of an event through the whole stack (`build()`'s layer and `subscriber()`, as `init()`
-//! installs it: JSON record, redaction, rotating
-//! file writer, alert layer) must be zero allocations, and a span at most what the registry
-//! needs plus one for its rendered fields. Counts are deterministic where times are not, so this
-//! is the performance guard that runs in CI.
-
-mod support;
+//! installs it: JSON record, redaction, rotating file writer, alert layer) must be zero
+//! allocations, and a span at most what the registry needs plus one for its rendered fields.
+//! Counts are deterministic where times are not, so this is the performance guard that runs in
+//! CI. A binary of its own: a global allocator is the whole binary's.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -64,7 +62,7 @@ fn allocations(f: impl FnOnce()) -> u64 {
     COUNT.get()
 }
 
-/// The workload, one request: a `request` span (`trace_id`, `method`) containing a
+/// The workload of one typical request: a `request` span (`trace_id`, `method`) containing a
 /// `payment` span (`user_id`), ten INFO events with an integer, a float and a message, and a
 /// filtered-out DEBUG event after each.
 fn request(n: u64) {
@@ -82,10 +80,9 @@ fn request(n: u64) {
     }
 }
 
-/// Everything `init()` would install (JSON file with rotation, redaction defaults, alert layer,
-/// no webhook), as a layer.
-/// The whole stack: `build()`'s layer on a registry (`global: false`), or the subscriber
-/// `init()` installs (`global: true`).
+/// The whole stack (JSON file with rotation, redaction defaults, alert layer, no webhook):
+/// `build()`'s layer on a registry (`global: false`), or the subscriber `init()` installs
+/// (`global: true`).
 fn whole_stack(dir: &std::path::Path, global: bool) -> (tracing::Dispatch, logwarden::Guard) {
     whole_stack_with(dir, global, |b| b)
 }

@@ -1,12 +1,65 @@
-//! Helpers shared by the integration tests: run code under a logwarden layer writing to a temp
-//! dir, read the log back, and inspect raw lines (key order, duplicates) that a JSON parser hides.
+//! Helpers shared by the integration test binaries (`tests/suite`, `tests/global`): run code
+//! under a logwarden layer writing to a temp dir, read the log back, inspect raw lines (key order,
+//! duplicates) that a JSON parser hides, and wait for things with a bound. `http` is a scripted
+//! HTTP server, `child` runs child processes (this test binary re-run on one test included).
 
 #![allow(dead_code)]
 
+pub mod child;
+pub mod http;
+
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tracing_subscriber::layer::SubscriberExt;
+
+/// The bound of every wait for something that should happen within milliseconds (a request
+/// arriving, a counter moving).
+pub const WAIT: Duration = Duration::from_secs(5);
+/// The bound of a wait that only a deadlock or a hang can exceed.
+pub const HANG: Duration = Duration::from_secs(10);
+/// The part of the test webhook URL that is a credential.
+pub const SECRET: &str = "SECRETTOKEN123";
+/// The test webhook's path, shaped like a Slack incoming webhook, with [`SECRET`] in it.
+pub const HOOK: &str = "/services/T000/B000/SECRETTOKEN123";
+/// What a redacted value is written as.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Polls `cond` until it holds; panics after `timeout`.
+pub fn eventually(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Runs `f` on its own thread and returns its result; panics if it has not finished within
+/// `timeout` (a deadlock or a hang fails the test instead of hanging it).
+pub fn within<T: Send + 'static>(
+    timeout: Duration,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = mpsc::channel();
+    let handle = thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(v) => {
+            let _ = handle.join();
+            v
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what}: not finished within {timeout:?}"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            let _ = handle.join();
+            panic!("{what}: panicked")
+        }
+    }
+}
 
 /// Runs `f` with a logwarden layer (service `orders`, env `test`) as the thread's default
 /// subscriber, flushes, and returns the raw lines and the parsed records.
@@ -178,4 +231,3 @@ pub fn one<'a>(records: &'a [Value], message: &str) -> &'a Value {
     );
     found[0]
 }
-pub mod http;

@@ -1,0 +1,279 @@
+//! The background writer through the public API, with writers that fail or stall on demand:
+//! overflow policies, write errors and recovery, bounded shutdown.
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tracing::Dispatch;
+use tracing_subscriber::layer::SubscriberExt;
+
+use crate::support::HANG;
+
+/// A writer whose every byte lands in a shared buffer, which can be told to fail, and which can
+/// be held closed so that the writer thread stalls inside `write`.
+#[derive(Clone, Default)]
+struct TestWriter {
+    out: Arc<Mutex<Vec<u8>>>,
+    failing: Arc<AtomicBool>,
+    gate: Arc<(Mutex<bool>, std::sync::Condvar)>,
+    entered: Arc<Mutex<Option<mpsc::Sender<()>>>>,
+}
+
+impl TestWriter {
+    fn close_gate(&self) -> mpsc::Receiver<()> {
+        *self.gate.0.lock().unwrap() = true;
+        let (tx, rx) = mpsc::channel();
+        *self.entered.lock().unwrap() = Some(tx);
+        rx
+    }
+
+    fn open_gate(&self) {
+        *self.gate.0.lock().unwrap() = false;
+        self.gate.1.notify_all();
+    }
+
+    fn records(&self) -> Vec<Value> {
+        let out = self.out.lock().unwrap();
+        let text = std::str::from_utf8(&out).unwrap();
+        assert!(text.is_empty() || text.ends_with('\n'));
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Write for TestWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(tx) = self.entered.lock().unwrap().take() {
+            let _ = tx.send(());
+        }
+        let mut closed = self.gate.0.lock().unwrap();
+        while *closed {
+            closed = self.gate.1.wait(closed).unwrap();
+        }
+        drop(closed);
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "no space left (simulated)",
+            ));
+        }
+        self.out.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn with_writer(builder: logwarden::Builder, writer: &TestWriter) -> (Dispatch, logwarden::Guard) {
+    let (layer, guard) = builder
+        .service("writer-test")
+        .writer(writer.clone())
+        .capture_log(false)
+        .build()
+        .unwrap();
+    (
+        Dispatch::new(tracing_subscriber::registry().with(layer)),
+        guard,
+    )
+}
+
+#[test]
+fn drop_policy_counts_and_reports_exactly_what_it_dropped() {
+    let writer = TestWriter::default();
+    let (dispatch, guard) = with_writer(
+        logwarden::builder()
+            .buffer_bytes(2048)
+            .overflow(logwarden::writer::Overflow::DROP),
+        &writer,
+    );
+    const N: u64 = 1_000;
+    tracing::dispatcher::with_default(&dispatch, || {
+        // Stall the writer inside its first write, so the buffer cannot drain.
+        let entered = writer.close_gate();
+        tracing::info!(seq = 0u64, "first");
+        entered
+            .recv_timeout(HANG)
+            .expect("writer thread never wrote");
+        for seq in 1..N {
+            tracing::info!(seq, "flood");
+        }
+        writer.open_gate();
+    });
+    assert!(guard.flush());
+
+    let stats = guard.stats();
+    let records = writer.records();
+    let events: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["target"] != "logwarden")
+        .collect();
+    let notices: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["target"] == "logwarden")
+        .collect();
+    assert!(
+        stats.lines_dropped > 0,
+        "a 2 KiB buffer cannot hold 1000 lines"
+    );
+    assert_eq!(
+        events.len() as u64 + stats.lines_dropped,
+        N,
+        "every line is written or counted"
+    );
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0]["level"], "WARN");
+    let message = notices[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("dropped {} lines", stats.lines_dropped)),
+        "{message}"
+    );
+    // What was kept is in order.
+    let seqs: Vec<u64> = events.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+}
+
+#[test]
+fn block_policy_loses_nothing_behind_a_stalled_writer() {
+    let writer = TestWriter::default();
+    let (dispatch, guard) = with_writer(logwarden::builder().buffer_bytes(1024), &writer);
+    const N: u64 = 2_000;
+    let entered = writer.close_gate();
+    let producer = {
+        let dispatch = dispatch.clone();
+        thread::spawn(move || {
+            tracing::dispatcher::with_default(&dispatch, || {
+                for seq in 0..N {
+                    tracing::info!(seq, "must not be lost");
+                }
+            })
+        })
+    };
+    entered
+        .recv_timeout(HANG)
+        .expect("writer thread never wrote");
+    writer.open_gate();
+    producer.join().unwrap();
+    assert!(guard.flush());
+    let seqs: Vec<u64> = writer
+        .records()
+        .iter()
+        .map(|r| r["seq"].as_u64().unwrap())
+        .collect();
+    assert!(seqs.iter().copied().eq(0..N));
+    assert_eq!(guard.stats().lines_dropped, 0);
+}
+
+#[test]
+fn write_errors_are_counted_and_a_record_reports_the_loss_once_writing_works_again() {
+    let writer = TestWriter::default();
+    let (dispatch, guard) = with_writer(logwarden::builder(), &writer);
+    tracing::dispatcher::with_default(&dispatch, || {
+        for seq in 0..10 {
+            tracing::info!(seq, "healthy");
+        }
+        assert!(guard.flush());
+        writer.failing.store(true, Ordering::SeqCst);
+        for seq in 10..15 {
+            tracing::info!(seq, "into the void");
+            assert!(guard.flush()); // one batch per line: five failed writes
+        }
+        let stats = guard.stats();
+        assert_eq!(stats.lines_lost, 5);
+        assert_eq!(stats.write_errors, 5);
+        writer.failing.store(false, Ordering::SeqCst);
+        tracing::info!(seq = 15, "healthy again");
+    });
+    assert!(guard.flush());
+    let records = writer.records();
+    let seqs: Vec<u64> = records.iter().filter_map(|r| r["seq"].as_u64()).collect();
+    assert_eq!(seqs, (0..10).chain([15]).collect::<Vec<_>>());
+    let notice = records
+        .iter()
+        .find(|r| r["target"] == "logwarden")
+        .expect("no loss record");
+    assert_eq!(notice["level"], "WARN");
+    let message = notice["message"].as_str().unwrap();
+    assert!(message.contains("lost 5 lines"), "{message}");
+    assert!(message.contains("no space left (simulated)"), "{message}");
+    assert_eq!(notice["service"], "writer-test");
+}
+
+#[test]
+fn guard_drop_is_bounded_when_the_writer_hangs() {
+    let writer = TestWriter::default();
+    let (dispatch, guard) = with_writer(
+        logwarden::builder().shutdown_timeout(Duration::from_millis(300)),
+        &writer,
+    );
+    let entered = writer.close_gate();
+    tracing::dispatcher::with_default(&dispatch, || tracing::info!("stuck"));
+    entered
+        .recv_timeout(HANG)
+        .expect("writer thread never wrote");
+    assert!(
+        !guard.flush(),
+        "flush cannot succeed while the writer is stuck"
+    );
+    let started = Instant::now();
+    drop(guard);
+    // Liveness, not performance: the drop must give up instead of waiting for the writer.
+    assert!(
+        started.elapsed() < HANG,
+        "guard drop waited {:?}",
+        started.elapsed()
+    );
+    writer.open_gate();
+}
+
+#[test]
+fn events_after_the_guard_is_dropped_are_counted_not_blocked() {
+    let writer = TestWriter::default();
+    let (dispatch, guard) = with_writer(logwarden::builder(), &writer);
+    let flushed = {
+        tracing::dispatcher::with_default(&dispatch, || tracing::info!("before"));
+        guard.flush()
+    };
+    assert!(flushed);
+    drop(guard);
+    tracing::dispatcher::with_default(&dispatch, || tracing::info!("after"));
+    let messages: Vec<Value> = writer
+        .records()
+        .into_iter()
+        .map(|r| r["message"].clone())
+        .collect();
+    assert_eq!(messages, ["before"]);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_real_enospc_device_loses_counted_lines_and_never_blocks_or_panics() {
+    // /dev/full answers every write with ENOSPC: the real error, from the real kernel.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("Linux always has /dev/full");
+    let (layer, guard) = logwarden::builder()
+        .service("enospc")
+        .writer(full)
+        .alerts(false)
+        .build()
+        .unwrap();
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    tracing::dispatcher::with_default(&dispatch, || {
+        for seq in 0..100 {
+            tracing::info!(seq, "into a full disk");
+        }
+    });
+    assert!(guard.flush(), "flushing against ENOSPC must still finish");
+    let stats = guard.stats();
+    assert_eq!(stats.lines_lost, 100);
+    assert!(stats.write_errors >= 1);
+    assert_eq!(stats.lines_dropped, 0);
+}
