@@ -109,7 +109,7 @@ pub(crate) fn run(args: WatchArgs) -> Result<(), Failure> {
     let dropped = get(&c.dropped);
     report(format_args!(
         "stopped: {} lines, {} skipped ({} not JSON, {} torn, {} too long), {} errors; \
-         incidents: {} opened, {} resolved; {alerts}{}{}",
+         incidents: {} opened, {} resolved, {} open when stopped; {alerts}{}{}",
         counts.lines,
         watcher.not_json + counts.torn + counts.too_long,
         watcher.not_json,
@@ -118,6 +118,7 @@ pub(crate) fn run(args: WatchArgs) -> Result<(), Failure> {
         watcher.errors,
         history.opened,
         history.resolved,
+        history.stopped,
         if dropped > 0 {
             format!(", {dropped} dropped (queue full)")
         } else {

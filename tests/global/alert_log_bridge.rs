@@ -47,5 +47,12 @@ fn scenario() {
     assert!(text.contains("*3×* `legacy failure 0`"), "{text}");
     assert_eq!(guard.incidents().opened, 1);
     drop(guard);
-    assert_eq!(server.requests().len(), 1);
+    // Then the open incident's last word, once.
+    let got = server.requests();
+    assert_eq!(got.len(), 2);
+    assert!(
+        got[1].body.contains("Incident #1 still open when"),
+        "{}",
+        got[1].body
+    );
 }

@@ -84,6 +84,27 @@ fn text(r: &Request) -> String {
         .to_owned()
 }
 
+/// After the guard was dropped with incident `#incident` open: the `before` requests made until
+/// then, and exactly one more, that incident's last word (still open when the process stopped).
+#[cfg(feature = "http")]
+fn assert_stopped_last(server: &Server, before: usize, incident: u64) {
+    let got = server.requests();
+    assert_eq!(
+        got.len(),
+        before + 1,
+        "{:#?}",
+        got.iter().map(|r| &r.body).collect::<Vec<_>>()
+    );
+    let last = text(&got[before]);
+    assert!(
+        last.contains(&format!(
+            "Incident #{incident} still open when orders (test) on "
+        )),
+        "{last}"
+    );
+    assert!(last.contains(" stopped: open for "), "{last}");
+}
+
 /// The `text` of the Slack payload's block `i` (0: headline, 1: details, 2: context).
 #[cfg(feature = "http")]
 fn block_text(r: &Request, i: usize) -> String {
@@ -209,9 +230,10 @@ fn n_errors_within_the_window_post_exactly_one_alert() {
     assert_eq!((i.opened, i.resolved, i.open), (1, 0, true), "{i:?}");
     assert_eq!((i.alerts_failed, i.alerts_dropped), (0, 0), "{i:?}");
 
-    // The guard delivers whatever is still queued before it returns: exactly one post.
+    // The guard delivers whatever is still queued before it returns, then the open incident's
+    // last word: exactly one post more.
     drop(guard);
-    assert_eq!(server.requests().len(), 1);
+    assert_stopped_last(&server, 1, 1);
     // The exact headline, with the host the records carry.
     let records = support::read_records(&path);
     let host = records[0]["host"].as_str().unwrap();
@@ -219,6 +241,12 @@ fn n_errors_within_the_window_post_exactly_one_alert() {
         t.lines().next().unwrap(),
         format!("🔴 Incident #1: 5 ERROR events in 1m 00s in orders (test) on {host}")
     );
+    // The last word is a record too, a WARN that counts as no error.
+    let stopped: Vec<_> = records.iter().filter(|r| r["alert"] == "stopped").collect();
+    assert_eq!(stopped.len(), 1, "{records:#?}");
+    assert_eq!(stopped[0]["level"], "WARN");
+    assert_eq!(stopped[0]["incident"], 1);
+    assert!(stopped[0]["stopped_at"].is_string(), "{:?}", stopped[0]);
 }
 
 #[cfg(feature = "http")]
@@ -298,12 +326,7 @@ fn reminders_come_once_per_cooldown_with_the_count_since_the_last_message() {
     let i = guard.incidents();
     assert_eq!((i.opened, i.resolved, i.open), (1, 0, true), "{i:?}");
     drop(guard);
-    assert_eq!(
-        server.requests().len(),
-        3,
-        "{:#?}",
-        server.requests().iter().map(text).collect::<Vec<_>>()
-    );
+    assert_stopped_last(&server, 3, 1);
 }
 
 #[cfg(feature = "http")]
@@ -387,7 +410,7 @@ fn a_server_error_is_retried_and_the_alert_delivered() {
     let i = guard.incidents();
     assert_eq!((i.alerts_sent, i.alerts_failed), (1, 0), "{i:?}");
     drop(guard);
-    assert_eq!(server.requests().len(), 2);
+    assert_stopped_last(&server, 2, 1);
 }
 
 #[cfg(feature = "http")]
@@ -411,7 +434,7 @@ fn a_429_is_retried_after_its_retry_after() {
     });
     assert_eq!(guard.incidents().alerts_failed, 0);
     drop(guard);
-    assert_eq!(server.requests().len(), 2);
+    assert_stopped_last(&server, 2, 1);
 }
 
 #[cfg(feature = "http")]
@@ -431,7 +454,7 @@ fn a_404_is_not_retried_and_counts_as_failed() {
     assert_eq!(server.requests().len(), 1, "a 404 is not retried");
     assert_eq!(guard.incidents().alerts_sent, 0);
     drop(guard);
-    assert_eq!(server.requests().len(), 1);
+    assert_stopped_last(&server, 1, 1);
 }
 
 #[cfg(feature = "http")]
@@ -838,7 +861,7 @@ fn an_error_logged_while_an_error_is_formatted_neither_deadlocks_nor_panics() {
     let i = guard.incidents();
     assert_eq!((i.opened, i.resolved), (1, 0), "{i:?}");
     drop(guard);
-    assert_eq!(server.requests().len(), 1);
+    assert_stopped_last(&server, 1, 1);
 }
 
 #[cfg(feature = "http")]
@@ -876,7 +899,11 @@ fn a_json_webhook_gets_a_plain_object() {
     );
     assert!(v.get("blocks").is_none(), "{v}");
     drop(guard);
-    assert_eq!(server.requests().len(), 1);
+    assert_stopped_last(&server, 1, 1);
+    let last = server.requests()[1].json();
+    assert_eq!(last["kind"], "stopped", "{last}");
+    assert!(last["stopped_at"].is_string(), "{last}");
+    assert!(last["resolved_at"].is_null(), "{last}");
 }
 
 #[cfg(feature = "http")]
@@ -913,7 +940,7 @@ fn silenced_errors_still_count(start: fn(logwarden::Builder) -> (Dispatch, Guard
     assert!(t.contains("*5×* `noisy failure` — noisy"), "{t}");
     assert_eq!(guard.incidents().opened, 1);
     drop(guard);
-    assert_eq!(server.requests().len(), 1);
+    assert_stopped_last(&server, 1, 1);
     let records = support::read_records(&path);
     // The silenced events are not written (the alert record quotes the message as `top_error`).
     assert!(
@@ -923,14 +950,13 @@ fn silenced_errors_still_count(start: fn(logwarden::Builder) -> (Dispatch, Guard
         "{records:#?}"
     );
     support::one(&records, "visible");
-    assert_eq!(
-        records
-            .iter()
-            .filter(|r| r["target"] == "logwarden::alert")
-            .count(),
-        1,
-        "{records:#?}"
-    );
+    // The opening and, at the guard's drop, the last word.
+    let alerts: Vec<&str> = records
+        .iter()
+        .filter(|r| r["target"] == "logwarden::alert")
+        .map(|r| r["alert"].as_str().unwrap())
+        .collect();
+    assert_eq!(alerts, ["opened", "stopped"], "{records:#?}");
 }
 
 // The layer does not count the crate's own events, told apart by their target (`logwarden` and

@@ -459,12 +459,18 @@ fn a_writer_rotating_and_truncating_underneath_loses_no_line_and_repeats_none() 
 
     let stopped = watch.stop();
     assert!(stopped.status.success(), "{:?}", stopped.status);
+    // One incident: its opening, and its last word when `watch` stopped with it open.
     let incidents = stopped.stdout_with("Incident #");
-    assert_eq!(incidents.len(), 1, "{:#?}", stopped.stdout);
+    assert_eq!(incidents.len(), 2, "{:#?}", stopped.stdout);
     assert!(
         incidents[0].contains("🔴 Incident #1: 12 ERROR events in 1h 00m"),
         "{}",
         incidents[0]
+    );
+    assert!(
+        incidents[1].contains("Incident #1 still open when "),
+        "{}",
+        incidents[1]
     );
     assert_eq!(stopped.count("lines"), w.lines, "{:#?}", stopped.stderr);
     assert_eq!(stopped.count("errors"), ERRORS);
@@ -505,14 +511,17 @@ fn sigterm_delivers_the_pending_alert_then_exits_0() {
 
     assert!(stopped.status.success(), "{:?}", stopped.status);
     let requests = server.requests();
-    assert_eq!(requests.len(), 2, "{requests:#?}");
+    // The 429'd opening, its retry, then the open incident's last word.
+    assert_eq!(requests.len(), 3, "{requests:#?}");
     assert!(
         requests[1].received_at > signalled,
         "the retry was still pending when SIGTERM was sent"
     );
     let text = requests[1].json()["text"].as_str().unwrap().to_owned();
     assert!(text.contains("Incident #1: 5 ERROR events"), "{text}");
-    assert_eq!((stopped.count("sent"), stopped.count("failed")), (1, 0));
+    let last = requests[2].json()["text"].as_str().unwrap().to_owned();
+    assert!(last.contains("Incident #1 still open when "), "{last}");
+    assert_eq!((stopped.count("sent"), stopped.count("failed")), (2, 0));
 }
 
 #[test]
