@@ -1,7 +1,7 @@
 //! What the alert path prints on stderr, read from a child process: the alert itself when no
 //! webhook is configured, and a delivery failure without the webhook's secret path.
 //!
-//! The test re-runs its own binary with `LOGWARDEN_STDERR_CHILD` set; the child logs through a
+//! The test re-runs its own binary with `LWTEST_STDERR_CHILD` set; the child logs through a
 //! global `init()` and exits, the parent reads the child's stderr.
 
 use std::time::Duration;
@@ -16,7 +16,7 @@ use crate::support::{SECRET, WAIT};
 fn run_child(scenario: &str, webhook: Option<&str>) -> String {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = support::child::this_test(module_path!(), "child");
-    cmd.env("LOGWARDEN_STDERR_CHILD", scenario)
+    cmd.env("LWTEST_STDERR_CHILD", scenario)
         .env("LOGWARDEN_DIR", dir.path())
         .env("LOGWARDEN_SERVICE", "child")
         .env("LOGWARDEN_ALERT_THRESHOLD", "3")
@@ -38,7 +38,7 @@ fn run_child(scenario: &str, webhook: Option<&str>) -> String {
 /// The child: three errors, then a guard drop that waits for delivery.
 #[test]
 fn child() {
-    let Ok(scenario) = std::env::var("LOGWARDEN_STDERR_CHILD") else {
+    let Ok(scenario) = std::env::var("LWTEST_STDERR_CHILD") else {
         return; // only runs as a child of the tests below
     };
     let guard = logwarden::builder()

@@ -542,3 +542,39 @@ fn valid_spellings_are_accepted() {
     let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode & !0o600, 0, "file mode {mode:o} wider than 0600");
 }
+
+/// The child of the test below: the configuration the parent put in its environment.
+#[test]
+fn misspelt_variable_child() {
+    let Some(dir) = std::env::var_os("LWTEST_MISSPELT_CHILD") else {
+        return; // only runs as a child of the test below
+    };
+    let _stack = logwarden::builder()
+        .dir(dir)
+        .service("orders")
+        .from_env()
+        .build::<Registry>()
+        .expect("a misspelt variable is not an error");
+}
+
+#[test]
+fn a_misspelt_variable_gets_one_warning_naming_the_closest_known_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = support::child::this_test(module_path!(), "misspelt_variable_child");
+    cmd.env("LWTEST_MISSPELT_CHILD", dir.path())
+        .env("LOGWARDEN_MAX_BYTE", "10MB")
+        .env("LOGWARDEN_KEEP", "3");
+    let out = support::child::run_test(&mut cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("logwarden: "))
+        .collect();
+    assert_eq!(
+        warnings,
+        ["logwarden: LOGWARDEN_MAX_BYTE is not a logwarden variable and is ignored; did you mean \
+          LOGWARDEN_MAX_BYTES?"],
+        "{stderr}"
+    );
+}

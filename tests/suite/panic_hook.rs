@@ -1,5 +1,5 @@
 //! The panic hook, in child processes: a hook is process-wide state, so each scenario gets a
-//! process of its own. The test re-runs its own binary with `LOGWARDEN_PANIC_CHILD` set; the
+//! process of its own. The test re-runs its own binary with `LWTEST_PANIC_CHILD` set; the
 //! child installs logwarden through the global `init()` and panics; the parent reads the file,
 //! the child's stderr and what a loopback webhook received.
 
@@ -20,7 +20,7 @@ const EXIT_WITHOUT_GUARD: i32 = 42;
 
 fn run_child(scenario: &str, dir: &std::path::Path, extra: &[(&str, &str)]) -> Output {
     let mut cmd = support::child::this_test(module_path!(), "child");
-    cmd.env("LOGWARDEN_PANIC_CHILD", scenario)
+    cmd.env("LWTEST_PANIC_CHILD", scenario)
         .env("LOGWARDEN_DIR", dir)
         .env("LOGWARDEN_SERVICE", "child")
         .env("RUST_BACKTRACE", "1")
@@ -43,7 +43,7 @@ fn panic_records(dir: &std::path::Path) -> Vec<Value> {
 /// without dropping the guard), `main` (main panics; the process dies of it).
 #[test]
 fn child() {
-    let Ok(scenario) = std::env::var("LOGWARDEN_PANIC_CHILD") else {
+    let Ok(scenario) = std::env::var("LWTEST_PANIC_CHILD") else {
         return; // only runs as a child of the tests below
     };
     // A hook installed before logwarden's: it must still run, after ours.
@@ -92,7 +92,7 @@ fn child() {
 /// built with the hook, the first dropped) and `writer` (the sink itself panics).
 #[test]
 fn build_child() {
-    let Ok(scenario) = std::env::var("LOGWARDEN_PANIC_BUILD_CHILD") else {
+    let Ok(scenario) = std::env::var("LWTEST_PANIC_BUILD_CHILD") else {
         return;
     };
     let dir = std::path::PathBuf::from(std::env::var("LOGWARDEN_DIR").unwrap());
@@ -152,7 +152,7 @@ fn build_child() {
 fn run_build_child(scenario: &str, dir: &std::path::Path) -> Output {
     support::child::run_test(
         support::child::this_test(module_path!(), "build_child")
-            .env("LOGWARDEN_PANIC_BUILD_CHILD", scenario)
+            .env("LWTEST_PANIC_BUILD_CHILD", scenario)
             .env("LOGWARDEN_DIR", dir),
     )
 }

@@ -25,7 +25,7 @@ use crate::support::REDACTED;
 use crate::support::WAIT;
 
 /// The environment variable that turns [`stdout_child`] into the child of a stdout test.
-const CHILD: &str = "LOGWARDEN_PRIVACY_CHILD";
+const CHILD: &str = "LWTEST_PRIVACY_CHILD";
 
 /// A value whose `Debug` and `Display` both write its text, as a custom type would (no quotes).
 struct Shown<'a>(&'a str);

@@ -307,7 +307,7 @@ fn rotation_never_overwrites_a_file_already_at_the_rotated_name() {
 /// environment.
 #[test]
 fn child() {
-    let Ok(dir) = std::env::var("LOGWARDEN_TZ_CHILD") else {
+    let Ok(dir) = std::env::var("LWTEST_TZ_CHILD") else {
         return; // only runs as a child of the test below
     };
     let clock = ManualClock::new(at(1_782_941_400)); // 2026-07-01T21:30:00Z
@@ -338,7 +338,7 @@ fn local_follows_the_tz_variable_of_the_process() {
     let child = |tz: &str, timezone: &str, dir: &Path| {
         support::child::run_test(
             support::child::this_test(module_path!(), "child")
-                .env("LOGWARDEN_TZ_CHILD", dir)
+                .env("LWTEST_TZ_CHILD", dir)
                 .env("TZ", tz)
                 .env("LOGWARDEN_TIMEZONE", timezone),
         )

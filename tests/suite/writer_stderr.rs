@@ -1,7 +1,7 @@
 //! What a failing disk prints on stderr, read from a child process: one line when writing starts
 //! failing, however many writes fail, and one line when it works again.
 //!
-//! The test re-runs its own binary with `LOGWARDEN_WRITER_CHILD` set.
+//! The test re-runs its own binary with `LWTEST_WRITER_CHILD` set.
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,7 +32,7 @@ impl Write for Flaky {
 
 #[test]
 fn child() {
-    if std::env::var("LOGWARDEN_WRITER_CHILD").is_err() {
+    if std::env::var("LWTEST_WRITER_CHILD").is_err() {
         return; // only runs as a child of the test below
     }
     let failing = Arc::new(AtomicBool::new(true));
@@ -60,7 +60,7 @@ fn child() {
 #[test]
 fn fifty_failed_writes_print_one_line_and_recovery_prints_one_more() {
     let out = support::child::run_test(
-        support::child::this_test(module_path!(), "child").env("LOGWARDEN_WRITER_CHILD", "1"),
+        support::child::this_test(module_path!(), "child").env("LWTEST_WRITER_CHILD", "1"),
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "child failed: {stderr}");

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 pub const CHILD_BOUND: Duration = Duration::from_secs(60);
 
 /// The variable [`alone`] sets in the child to the name of the test it runs.
-pub const ALONE: &str = "LOGWARDEN_TEST_ALONE";
+pub const ALONE: &str = "LWTEST_ALONE";
 
 /// The name libtest gives the test `name` of the module whose `module_path!()` is `module`:
 /// the path without the crate's name, e.g. `alert_stderr::child` in the `suite` binary.
