@@ -13,7 +13,6 @@ use std::fs::{self, Metadata};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{Failure, WatchArgs};
@@ -33,7 +32,7 @@ pub(crate) fn run(args: WatchArgs) -> Result<(), Failure> {
     let path = active_file(&args.path)?;
     let alerting = configure(&args, &path)?;
     let stop = stop_on_signals()?;
-    let mut follower = Follower::open(&path, args.from_start)
+    let mut follower = Follower::open(&path, args.from_start, true)
         .map_err(|e| Failure(format!("{}: cannot read: {e}", path.display())))?;
 
     let settings = &alerting.settings;
@@ -71,12 +70,17 @@ pub(crate) fn run(args: WatchArgs) -> Result<(), Failure> {
     .map_err(|e| Failure(format!("cannot start the alert delivery thread: {e}")))?;
 
     report(format_args!(
-        "watching {} from its {}; {rule}; {destination}",
+        "watching {} from its {}{}; {rule}; {destination}",
         path.display(),
         if args.from_start {
             "start"
         } else {
             "end (--from-start replays what is already there)"
+        },
+        if follower.is_watching() {
+            ""
+        } else {
+            " (no inotify here: looking every 100 ms)"
         }
     ));
     let mut watcher = Watcher {
@@ -109,6 +113,7 @@ pub(crate) fn run(args: WatchArgs) -> Result<(), Failure> {
     let dropped = get(&c.dropped);
     report(format_args!(
         "stopped: {} lines, {} skipped ({} not JSON, {} torn, {} too long), {} errors; \
+         files: {} rotations, {} read after a later rotation, {} gone unread; \
          incidents: {} opened, {} resolved, {} open when stopped; {alerts}{}{}",
         counts.lines,
         watcher.not_json + counts.torn + counts.too_long,
@@ -116,6 +121,9 @@ pub(crate) fn run(args: WatchArgs) -> Result<(), Failure> {
         counts.torn,
         counts.too_long,
         watcher.errors,
+        counts.rotations,
+        counts.caught_up,
+        counts.missed,
         history.opened,
         history.resolved,
         history.stopped,
@@ -263,7 +271,7 @@ impl Watcher {
                             path.display()
                         ));
                     }
-                    thread::sleep(IDLE);
+                    follower.wait(IDLE);
                 }
                 Err(e) => {
                     return Err(Failure(format!("{}: cannot read: {e}", path.display())));
@@ -320,6 +328,14 @@ impl Watcher {
 
 /// A line on stderr when the file was rotated or truncated under us.
 fn note_changes(path: &Path, before: Counts, after: Counts) {
+    if after.missed > before.missed {
+        report(format_args!(
+            "{}: {} file(s) rotated away and deleted before they could be read: their lines are \
+             missing",
+            path.display(),
+            after.missed - before.missed
+        ));
+    }
     if after.rotations > before.rotations {
         report(format_args!(
             "{} was rotated; reading the new file from its start",

@@ -819,3 +819,57 @@ fn a_replay_of_lines_stamped_in_the_future_still_resolves() {
     assert!(stopped.status.success());
     assert_eq!((stopped.count("opened"), stopped.count("resolved")), (1, 1));
 }
+
+/// The seed's setup, at full speed: Python's stdlib `RotatingFileHandler` (`maxBytes=100_000`,
+/// `backupCount=5`) writing 200 000 JSON lines, 2 000 of them ERRORs, as fast as it can: it
+/// rotates every few milliseconds, deleting each file five rotations later. `watch` must read
+/// every line of every file once.
+#[test]
+fn python_rotating_at_full_speed_loses_no_line_and_no_error() {
+    const LINES: u64 = 200_000;
+    const ERRORS: u64 = 2_000;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    File::create(&log).unwrap();
+    let watch = Watch::start(
+        &[path_arg(&log), "--threshold", "1000000"],
+        &[("LOGWARDEN_SERVICE", "orders")],
+    );
+    let script = format!(
+        r#"
+import json, logging, logging.handlers
+class Json(logging.Formatter):
+    def format(self, r):
+        return json.dumps({{"asctime": self.formatTime(r), "levelname": r.levelname,
+                           "name": r.name, "message": r.getMessage(), "service": "orders"}})
+handler = logging.handlers.RotatingFileHandler({path:?}, maxBytes=100_000, backupCount=5)
+handler.setFormatter(Json())
+log = logging.getLogger("orders")
+log.addHandler(handler)
+log.setLevel(logging.INFO)
+for i in range({LINES}):
+    if i % {every} == 0:
+        log.error("payment failed for order %d", i)
+    else:
+        log.info("order %d placed", i)
+handler.close()
+"#,
+        path = log.to_str().unwrap(),
+        every = LINES / ERRORS,
+    );
+    let python = Command::new("python3")
+        .args(["-c", &script])
+        .status()
+        .expect("python3, which every machine this runs on has");
+    assert!(python.success());
+    let rotated = fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(rotated, 6, "the active file and five backups");
+    wait_read_to_end(watch.pid(), &log);
+    let stopped = watch.stop();
+    assert!(stopped.status.success(), "{:?}", stopped.status);
+    assert_eq!(stopped.count("lines"), LINES, "{:#?}", stopped.stderr);
+    assert_eq!(stopped.count("errors"), ERRORS, "{:#?}", stopped.stderr);
+    assert_eq!(stopped.count("skipped"), 0, "{:#?}", stopped.stderr);
+    assert_eq!(stopped.count("gone unread"), 0, "{:#?}", stopped.stderr);
+    assert!(stopped.count("rotations") > 100, "{:#?}", stopped.stderr);
+}
