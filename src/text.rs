@@ -36,8 +36,17 @@ pub(crate) fn human_duration(d: Duration) -> String {
     }
 }
 
+/// Characters that change how the text around them is shown without being seen themselves:
+/// bidirectional overrides and isolates (U+202E makes `gpj.exe` read `exe.jpg`), marks and
+/// zero-width characters.
+pub(crate) fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
 /// Log text made safe for a terminal, cut to `max` characters (with `…`): control characters
-/// are shown escaped, so a message cannot drive the terminal.
+/// and invisible ones are shown escaped, so a message can neither drive the terminal nor
+/// reorder what it shows.
 pub(crate) fn for_terminal(text: &str, max: usize) -> String {
     let mut out = String::new();
     for (n, c) in text.chars().enumerate() {
@@ -45,8 +54,27 @@ pub(crate) fn for_terminal(text: &str, max: usize) -> String {
             out.push('…');
             break;
         }
-        if c.is_control() {
+        if c.is_control() || is_invisible(c) {
             out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// JSON text with the invisible characters of [`is_invisible`] written as `\uXXXX` escapes,
+/// which mean the same to a JSON reader but show as what they are on a terminal. They can only
+/// stand inside strings, where the escape is valid.
+#[cfg(any(test, feature = "cli"))]
+pub(crate) fn json_visible(json: String) -> String {
+    if !json.chars().any(is_invisible) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if is_invisible(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
         } else {
             out.push(c);
         }
@@ -105,6 +133,18 @@ mod tests {
         assert_eq!(c.dropped, 2 + 3);
         assert_eq!(floor_boundary("日本", 4), 3);
         assert_eq!(floor_boundary("ab", 9), 2);
+    }
+
+    #[test]
+    fn invisible_characters_are_shown_escaped() {
+        let spoof = "invoice\u{202E}gpj.exe";
+        assert_eq!(for_terminal(spoof, 100), "invoice\\u{202e}gpj.exe");
+        assert_eq!(for_terminal("a\u{1b}[31m", 100), "a\\u{1b}[31m");
+        let json = serde_json::json!({ "s": spoof }).to_string();
+        let visible = json_visible(json);
+        assert_eq!(visible, r#"{"s":"invoice\u202egpj.exe"}"#);
+        let back: serde_json::Value = serde_json::from_str(&visible).unwrap();
+        assert_eq!(back["s"], spoof, "the same text to a JSON reader");
     }
 
     #[test]

@@ -119,6 +119,22 @@ impl Engine {
         }
     }
 
+    /// Names the service, env and host alerts speak of from now on (`logwarden watch` takes them
+    /// from the lines).
+    #[cfg(feature = "cli")]
+    pub(crate) fn relabel(&mut self, service: &str, env: &str, host: &str) {
+        let s = &mut self.settings;
+        for (slot, value) in [
+            (&mut s.service, service),
+            (&mut s.env, env),
+            (&mut s.host, host),
+        ] {
+            if slot != value {
+                value.clone_into(slot);
+            }
+        }
+    }
+
     /// Records an ERROR event at `at` (microseconds). `sample` is called only when the event's
     /// group has no sample yet. Returns what to send: a resolution of the previous incident (if
     /// this error comes after it ended), then an opening or a reminder.

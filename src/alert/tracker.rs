@@ -49,6 +49,12 @@ impl Tracker {
         self.engine.lock().observe(at, key, sample)
     }
 
+    /// See [`Engine::relabel`].
+    #[cfg(feature = "cli")]
+    pub(crate) fn relabel(&self, service: &str, env: &str, host: &str) {
+        self.engine.lock().relabel(service, env, host);
+    }
+
     /// The resolution of the open incident, if its window has gone quiet by now.
     pub(crate) fn due(&self) -> Option<Alert> {
         self.engine.lock().tick(self.now())

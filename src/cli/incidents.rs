@@ -14,7 +14,8 @@ use crate::timestamp::rfc3339;
 pub(crate) fn run(args: IncidentsArgs) -> Result<(), Failure> {
     let summary = summarize(&args.scope)?;
     let text = if args.json {
-        let mut text = serde_json::to_string_pretty(&as_json(&summary)).expect("plain JSON");
+        let json = serde_json::to_string_pretty(&as_json(&summary)).expect("plain JSON");
+        let mut text = crate::text::json_visible(json);
         text.push('\n');
         text
     } else {

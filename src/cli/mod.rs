@@ -68,7 +68,8 @@ pub(crate) struct WatchArgs {
     /// Read the file from its start instead of from its end (replays what is already there).
     #[arg(long)]
     pub(crate) from_start: bool,
-    /// The service named in alerts [env: LOGWARDEN_SERVICE; default: the file's name]
+    /// The service named in alerts when the lines name none (their `service` or `service.name`)
+    /// [env: LOGWARDEN_SERVICE; default: the file's name]
     #[arg(long, value_name = "NAME", value_parser = non_empty)]
     pub(crate) service: Option<String>,
     /// How long to wait for a pending alert to be delivered when stopping.

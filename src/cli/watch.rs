@@ -54,6 +54,11 @@ pub(crate) fn run(args: WatchArgs) -> Result<(), Failure> {
         SystemTime::now()
     });
     let time = Clock::Manual(clock.clone());
+    let labels = Labels {
+        service: alerting.settings.service.clone(),
+        env: alerting.settings.env.clone(),
+        host: alerting.settings.host.clone(),
+    };
     let tracker = Tracker::new(alerting.settings, time.clone());
     let options = notify::DeliveryOptions {
         echo: true,
@@ -84,6 +89,7 @@ pub(crate) fn run(args: WatchArgs) -> Result<(), Failure> {
         }
     ));
     let mut watcher = Watcher {
+        labels,
         tracker: tracker.clone(),
         outbox: outbox.clone(),
         clock: clock.clone(),
@@ -230,8 +236,20 @@ fn stop_on_signals() -> Result<Arc<AtomicBool>, Failure> {
     Ok(stop)
 }
 
+/// What alerts call the service, env and host when the lines do not say: the flags, then
+/// `LOGWARDEN_SERVICE`/`LOGWARDEN_ENV`, then the file's name and this host.
+struct Labels {
+    service: String,
+    env: String,
+    host: String,
+}
+
+/// How much of a label taken from a line an alert shows.
+const LABEL_MAX: usize = 100;
+
 /// Turns lines into observations of the engine.
 struct Watcher {
+    labels: Labels,
     tracker: Tracker,
     outbox: Outbox,
     clock: ManualClock,
@@ -311,6 +329,22 @@ impl Watcher {
             // axis (`incidents` leaves such lines out too). Counted, not observed.
             return;
         }
+        // The lines say who they are (the seed's formatter writes `service` and `env`); the
+        // configuration fills in what they do not.
+        let label = |from_line: Option<&str>, default: &str| {
+            cut(
+                from_line
+                    .filter(|s| !s.trim().is_empty())
+                    .unwrap_or(default)
+                    .to_owned(),
+                LABEL_MAX,
+            )
+        };
+        self.tracker.relabel(
+            &label(entry.service.as_deref(), &self.labels.service),
+            &label(entry.env.as_deref(), &self.labels.env),
+            &label(entry.host.as_deref(), &self.labels.host),
+        );
         let target = entry.target.as_deref().unwrap_or_default();
         let message = entry.message.as_deref().unwrap_or_default();
         let alerts = self.tracker.observe(at, entry.group_key(), || Sample {

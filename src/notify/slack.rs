@@ -77,9 +77,20 @@ fn time(t: std::time::SystemTime) -> String {
     crate::timestamp::rfc3339_seconds(crate::clock::micros_of(t))
 }
 
-/// The one-line summary, also the notification text on phones.
+/// The one-line summary, also the notification text on phones: plain text, for a terminal, a
+/// record or a JSON payload (see [`headline_with`] for Slack's).
 pub(crate) fn headline(alert: &Alert) -> String {
-    let who = format!("{} ({}) on {}", alert.service, alert.env, alert.host);
+    headline_with(alert, &|s| s.to_owned())
+}
+
+/// The summary with each label from logs (service, env, host) written by `label`.
+fn headline_with(alert: &Alert, label: &dyn Fn(&str) -> String) -> String {
+    let who = format!(
+        "{} ({}) on {}",
+        label(&alert.service),
+        label(&alert.env),
+        label(&alert.host)
+    );
     match alert.kind {
         AlertKind::Opened => format!(
             "🔴 Incident #{}: {} ERROR events in {} in {who}",
@@ -108,6 +119,22 @@ pub(crate) fn headline(alert: &Alert) -> String {
             alert.errors_total
         ),
     }
+}
+
+/// Text from logs outside a code span, for `mrkdwn`: escaped, and in a code span of its own
+/// when it holds a character Slack formats with (`*bold*`, `_italic_`, `~strike~`), which has
+/// no escape of its own.
+fn label(text: &str) -> String {
+    if text.contains(['*', '_', '~', '`']) {
+        format!("`{}`", escape(text))
+    } else {
+        escape(text)
+    }
+}
+
+/// The headline for Slack, labels escaped.
+fn slack_headline(alert: &Alert) -> String {
+    headline_with(alert, &label)
 }
 
 /// The details as mrkdwn lines: times, then the top errors with their source and context.
@@ -147,10 +174,10 @@ fn details(alert: &Alert) -> String {
             "• *{}×* `{}` — {}",
             g.count,
             escape(&truncate(&g.message, MESSAGE_MAX)),
-            escape(&g.target)
+            label(&g.target)
         );
         if let Some(location) = &g.location {
-            let _ = write!(out, " at {}", escape(location));
+            let _ = write!(out, " at {}", label(location));
         }
         if let Some(trace_id) = &g.trace_id {
             let _ = write!(out, "\n    trace_id `{}`", escape(trace_id));
@@ -176,7 +203,7 @@ pub(crate) fn plain_text(alert: &Alert) -> String {
         text.push_str(mention);
         text.push(' ');
     }
-    text.push_str(&escape(&headline(alert)));
+    text.push_str(&slack_headline(alert));
     text.push('\n');
     text.push_str(&details(alert));
     truncate(&text, TEXT_MAX)
@@ -184,7 +211,7 @@ pub(crate) fn plain_text(alert: &Alert) -> String {
 
 /// The whole Slack payload.
 pub(crate) fn payload(alert: &Alert) -> Value {
-    let mut headline_text = escape(&headline(alert));
+    let mut headline_text = slack_headline(alert);
     if let Some(mention) = &alert.mention {
         // The one piece that is not escaped: it comes from the configuration, not from logs.
         headline_text = format!("{mention} {headline_text}");
@@ -195,10 +222,10 @@ pub(crate) fn payload(alert: &Alert) -> Value {
             { "type": "section", "text": { "type": "mrkdwn", "text": truncate(&headline_text, SECTION_MAX) } },
             { "type": "section", "text": { "type": "mrkdwn", "text": truncate(&details(alert), SECTION_MAX) } },
             { "type": "context", "elements": [
-                { "type": "mrkdwn", "text": escape(&format!(
+                { "type": "mrkdwn", "text": format!(
                     "logwarden · service {} · env {} · host {} · incident #{}",
-                    alert.service, alert.env, alert.host, alert.incident
-                )) }
+                    label(&alert.service), label(&alert.env), label(&alert.host), alert.incident
+                ) }
             ] }
         ]
     })
@@ -207,6 +234,13 @@ pub(crate) fn payload(alert: &Alert) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formatting_from_logs_lands_in_a_code_span() {
+        assert_eq!(label("orders"), "orders");
+        assert_eq!(label("*bold* _it_ ~st~"), "`*bold* _it_ ~st~`");
+        assert_eq!(label("a`b <!here>"), "`a'b &lt;!here&gt;`");
+    }
 
     #[test]
     fn escaping_defuses_mentions_and_links() {

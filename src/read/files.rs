@@ -227,6 +227,7 @@ fn owned(entry: Entry<'_>) -> Entry<'static> {
         target: if keep_target { own(entry.target) } else { None },
         trace_id: if keep { own(entry.trace_id) } else { None },
         service: if keep { own(entry.service) } else { None },
+        env: None,
         host: if keep { own(entry.host) } else { None },
         pid: entry.pid,
         alert: entry.alert,

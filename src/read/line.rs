@@ -145,6 +145,8 @@ pub(crate) struct Entry<'a> {
     pub(crate) target: Option<Cow<'a, str>>,
     pub(crate) trace_id: Option<Cow<'a, str>>,
     pub(crate) service: Option<Cow<'a, str>>,
+    /// `env`, `environment`, `deployment.environment` or ECS's `service.environment`.
+    pub(crate) env: Option<Cow<'a, str>>,
     /// `host` / `host.hostname` and `pid` / `process.pid`: which process wrote the line, so
     /// that replicas of one service are not counted as one.
     pub(crate) host: Option<Cow<'a, str>>,
@@ -164,6 +166,7 @@ impl Entry<'_> {
             target: own(self.target),
             trace_id: own(self.trace_id),
             service: own(self.service),
+            env: own(self.env),
             host: own(self.host),
             pid: self.pid,
             alert: self.alert,
@@ -275,6 +278,7 @@ struct Found<'a> {
     target: Option<(u8, Cow<'a, str>)>,
     trace_id: Option<(u8, Cow<'a, str>)>,
     service: Option<(u8, Cow<'a, str>)>,
+    env: Option<(u8, Cow<'a, str>)>,
     alert: AlertRecord,
     alert_mark: bool,
     host: Option<Cow<'a, str>>,
@@ -306,6 +310,7 @@ impl<'a> Found<'a> {
             target,
             trace_id: self.trace_id.map(|(_, t)| t),
             service: self.service.map(|(_, s)| s),
+            env: self.env.map(|(_, e)| e),
             host: self.host,
             pid: self.pid,
             alert,
@@ -442,6 +447,16 @@ impl<'de> Visitor<'de> for LineVisitor {
                 }
                 b"stopped_at" => {
                     found.alert.stopped_at = map.next_value::<Scalar<'de>>()?.time();
+                }
+                b"env" | b"environment" | b"deployment.environment" | b"service.environment" => {
+                    let rank = match key.as_ref() {
+                        b"env" => 0,
+                        b"environment" => 1,
+                        b"deployment.environment" => 2,
+                        _ => 3,
+                    };
+                    let v = map.next_value::<Scalar<'de>>()?;
+                    keep(&mut found.env, rank, v.text());
                 }
                 b"host" | b"host.hostname" => {
                     let v = map.next_value::<Scalar<'de>>()?;

@@ -873,3 +873,61 @@ handler.close()
     assert_eq!(stopped.count("gone unread"), 0, "{:#?}", stopped.stderr);
     assert!(stopped.count("rotations") > 100, "{:#?}", stopped.stderr);
 }
+
+/// The seed's formatter writes `service` and `env` on every line: alerts name them, not the
+/// file's name and the default environment; the host too. What comes from lines is untrusted: a
+/// bidi override shows escaped on the terminal, and Slack markup lands in a code span.
+#[test]
+fn alerts_are_labelled_from_the_lines_and_their_labels_escaped() {
+    let server = Server::start(vec![], Reply::ok());
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    File::create(&log).unwrap();
+    let hook = server.url("/services/T000/B000/SECRETTOKEN");
+    let watch = Watch::start(
+        &[path_arg(&log), "--threshold", "3"],
+        &[("SLACK_WEBHOOK_URL", &hook)],
+    );
+    let line = |service: &str, target: &str| {
+        let line = serde_json::json!({
+            "timestamp": now_rfc3339(), "level": "ERROR", "message": "payment failed",
+            "target": target, "service": service, "env": "prod", "host": "web-9",
+        });
+        format!("{line}\n")
+    };
+    append(&log, &line("orders", "orders::pay").repeat(3));
+    let opened = server.wait_for(1, PATIENCE)[0].json();
+    let text = opened["text"].as_str().unwrap().to_owned();
+    assert!(
+        text.contains("Incident #1: 3 ERROR events in 1m 00s in orders (prod) on web-9"),
+        "{text}"
+    );
+    watch.stdout.wait_for("in orders (prod) on web-9");
+    let stopped = watch.stop();
+    assert!(stopped.status.success());
+
+    // Untrusted labels.
+    let server = Server::start(vec![], Reply::ok());
+    let hook = server.url("/services/T000/B000/SECRETTOKEN");
+    let log = dir.path().join("spoof.log");
+    File::create(&log).unwrap();
+    let watch = Watch::start(
+        &[path_arg(&log), "--threshold", "3"],
+        &[("SLACK_WEBHOOK_URL", &hook)],
+    );
+    append(&log, &line("ord\u{202E}sre", "*bold* _it_ ~st~").repeat(3));
+    let opened = server.wait_for(1, PATIENCE)[0].json();
+    let text = opened["text"].as_str().unwrap().to_owned();
+    assert!(
+        text.contains("`*bold* _it_ ~st~`"),
+        "markup not in a code span: {text}"
+    );
+    watch.stdout.wait_for("Incident #1");
+    let stopped = watch.stop();
+    let shown = stopped.stdout.join("\n") + &stopped.stderr.join("\n");
+    assert!(
+        !shown.contains('\u{202E}'),
+        "a raw bidi override on the terminal: {shown:?}"
+    );
+    assert!(shown.contains("ord\\u{202e}sre"), "{shown}");
+}

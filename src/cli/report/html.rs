@@ -357,6 +357,10 @@ fn escape(out: &mut String, text: &str) {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            // Shown as what they are: a bidi override would reorder the text after it.
+            c if crate::text::is_invisible(c) => {
+                let _ = write!(out, "&lt;U+{:04X}&gt;", c as u32);
+            }
             c => out.push(c),
         }
     }
