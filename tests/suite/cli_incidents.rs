@@ -521,6 +521,31 @@ fn replicas_of_a_service_each_have_their_own_window() {
     );
 }
 
+/// Processes of one service on one host, each with a file of its own (`orders-{pid}.log`): each
+/// process has its own window, as in the library, and its incidents are its own.
+#[test]
+fn processes_with_a_file_each_keep_their_own_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    for (pid, errors) in [(111, 3), (222, 3), (333, 5)] {
+        let lines: Vec<String> = (0..errors)
+            .map(|i| {
+                record(
+                    i * 10 + pid / 111,
+                    "ERROR",
+                    &format!("\"message\":\"boom {pid}\",\"service\":\"orders\",\"host\":\"web\",\"pid\":{pid}"),
+                )
+            })
+            .collect();
+        write_lines(&dir.path().join(format!("orders-{pid}.log")), &lines);
+    }
+    let v = json(&["incidents", dir.path().to_str().unwrap(), "--json"]);
+    // Eleven errors of one service within a minute, but only pid 333 crossed its threshold.
+    assert_eq!(v["errors"], 11, "{v:#}");
+    assert_eq!(v["count"], 1, "{v:#}");
+    assert_eq!(v["incidents"][0]["top_message"], "boom 333");
+    assert_eq!(v["incidents"][0]["service"], "orders");
+}
+
 /// A pipe is read once, from its start: nothing is consumed to find its first time.
 #[test]
 fn a_pipe_loses_nothing() {

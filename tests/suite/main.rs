@@ -28,6 +28,7 @@ mod lnav;
 mod opentelemetry;
 mod panic_hook;
 mod privacy;
+mod processes;
 mod properties;
 mod record;
 mod reload;
