@@ -20,7 +20,19 @@ impl Drop for WriterLock {
         // Removed while still locked, then closed: a writer that opened the old file in between
         // finds it no longer at the path (see `acquire`) and starts again.
         if let Some((file, path)) = self.held.take() {
-            let _ = std::fs::remove_file(&path);
+            // Only its own file: after the directory was deleted and the lock taken anew, the
+            // file at the path is the new lock's.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::MetadataExt;
+                let ours = match (file.metadata(), std::fs::symlink_metadata(&path)) {
+                    (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+                    _ => false,
+                };
+                if ours {
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
             drop(file);
         }
     }

@@ -52,6 +52,9 @@ pub(crate) struct RollingFile {
     file: Option<File>,
     /// Bytes in the active file, counted by us: no `stat` per write.
     size: u64,
+    /// How much of the active file was there when it was last seen at its path: what was written
+    /// after that is rescued if the file turns out deleted.
+    confirmed: u64,
     next_rotation: i64,
     last_rotation: i64,
     counters: Arc<Counters>,
@@ -96,7 +99,7 @@ impl RollingFile {
         let mut file = open_active(&path, opts.mode).map_err(OpenError::File)?;
         let meta = file.metadata().map_err(OpenError::File)?;
         // A writer killed mid-line left a fragment: end it, so our first record is whole.
-        let torn = end_torn_line(&path, &mut file, meta.len()).map_err(OpenError::File)?;
+        let torn = end_torn_line(&mut file, meta.len()).map_err(OpenError::File)?;
         if torn.is_some() {
             Counters::add(&counters.torn_lines, 1);
         }
@@ -123,6 +126,7 @@ impl RollingFile {
         #[allow(unused_mut)] // set below only with the `gzip` feature
         let mut file = RollingFile {
             size: meta.len() + u64::from(torn.is_some()),
+            confirmed: meta.len(),
             torn,
             _lock: lock,
             path,
@@ -154,6 +158,62 @@ impl RollingFile {
             file.after_rotation(&settled);
         }
         Ok(file)
+    }
+
+    fn file_at_path(&self) -> bool {
+        self.file.as_ref().is_some_and(|f| same_file(f, &self.path))
+    }
+
+    /// The active file deleted or replaced underneath (an operator's `rm`, a foreign rotation
+    /// tool): reopened by name, so lines go where tailers look instead of into an unlinked inode,
+    /// and what went into a deleted one since it was last seen is moved to the new one.
+    fn reopen_if_gone(&mut self) {
+        let Some(file) = &self.file else { return };
+        if same_file(file, &self.path) {
+            self.confirmed = self.size;
+            return;
+        }
+        match open_active_after_dir(&self.opts.dir, &self.path, self.opts.mode) {
+            Ok(mut fresh) => {
+                // Deleted (not renamed away, where its lines still are): what was written into
+                // it since it was last seen at the path would go down with it.
+                let rescued = if is_unlinked(file) {
+                    copy_range(file, self.confirmed..self.size, &mut fresh)
+                } else {
+                    Ok(0)
+                };
+                self.size = fresh.metadata().map_or(0, |m| m.len());
+                self.confirmed = self.size;
+                self.file = Some(fresh);
+                self.reopen_failing = false;
+                // With the directory, the lock and the prepared file went too.
+                if let Ok(lock) = lock::acquire(&self.opts.dir, &self.opts.name, self.opts.mode) {
+                    self._lock = lock;
+                }
+                self.staged = None;
+                self.prepare_staging();
+                let with = match rescued {
+                    Ok(0) => String::new(),
+                    Ok(n) => format!(", with the {n} bytes written into it after it was deleted"),
+                    Err(e) => format!(
+                        "; what was written into it after it was deleted could not be moved: {e}"
+                    ),
+                };
+                report(format_args!(
+                    "{} was removed or replaced; reopened it{with}",
+                    self.path.display()
+                ));
+            }
+            Err(e) => {
+                if !self.reopen_failing {
+                    report(format_args!(
+                        "{} was removed or replaced and cannot be reopened: {e}; retrying",
+                        self.path.display()
+                    ));
+                }
+                self.reopen_failing = true;
+            }
+        }
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -225,6 +285,12 @@ impl RollingFile {
         let (stamp, rotated) = free_rotated_path(&self.opts.dir, &self.opts.name, stamp);
         let fresh = match self.move_out(&rotated) {
             Ok(fresh) => fresh,
+            // The active file is not at its path: deleted (with its directory, say) or moved
+            // away underneath. Reopened now, not at the next look, with what was written since.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !self.file_at_path() => {
+                self.housekeeping();
+                return Ok(false);
+            }
             Err(e) => {
                 Counters::add(&self.counters.rotation_errors, 1);
                 if self.rotation_retry_at.is_none() {
@@ -242,6 +308,7 @@ impl RollingFile {
         self.last_rotation = stamp;
         self.file = None;
         self.size = 0;
+        self.confirmed = 0;
         Counters::add(&self.counters.rotations, 1);
         // The fresh file first, retention and compression after: the sooner it is there, the
         // shorter the gap a tailer can see on the rename-then-create path.
@@ -402,36 +469,13 @@ impl Sink for RollingFile {
         create_dir(&self.opts.dir)?;
         let file = open_active(&self.path, self.opts.mode)?;
         self.size = file.metadata()?.len();
+        self.confirmed = self.size;
         self.file = Some(file);
         Ok(())
     }
 
     fn housekeeping(&mut self) {
-        // The active file deleted or replaced underneath (an operator's `rm`, a foreign rotation
-        // tool): reopen by name so lines go where tailers look, instead of into an unlinked inode.
-        let Some(file) = &self.file else { return };
-        if !same_file(file, &self.path) {
-            match open_active_after_dir(&self.opts.dir, &self.path, self.opts.mode) {
-                Ok(f) => {
-                    self.size = f.metadata().map_or(0, |m| m.len());
-                    self.file = Some(f);
-                    self.reopen_failing = false;
-                    report(format_args!(
-                        "{} was removed or replaced; reopened it",
-                        self.path.display()
-                    ));
-                }
-                Err(e) => {
-                    if !self.reopen_failing {
-                        report(format_args!(
-                            "{} was removed or replaced and cannot be reopened: {e}; retrying",
-                            self.path.display()
-                        ));
-                    }
-                    self.reopen_failing = true;
-                }
-            }
-        }
+        self.reopen_if_gone();
     }
 
     fn finish(&mut self, deadline: Instant) {
@@ -471,16 +515,12 @@ const TORN_SCAN: u64 = 1 << 20;
 /// If the file does not end with a newline (its writer stopped mid-line: killed, or a disk that
 /// filled up), appends one and returns the length of the unfinished line (at most
 /// [`TORN_SCAN`] is looked at).
-fn end_torn_line(path: &Path, file: &mut File, len: u64) -> io::Result<Option<u64>> {
-    use std::os::unix::fs::{FileExt, OpenOptionsExt};
+fn end_torn_line(file: &mut File, len: u64) -> io::Result<Option<u64>> {
+    use std::os::unix::fs::FileExt;
     if len == 0 {
         return Ok(None);
     }
-    // The active file is open for appending only; its tail is read through a second handle.
-    let reader = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-        .open(path)?;
+    let reader = &*file;
     let mut last = [0];
     reader.read_exact_at(&mut last, len - 1)?;
     if last[0] == b'\n' {
@@ -539,7 +579,9 @@ fn open_active_after_dir(dir: &Path, path: &Path, mode: u32) -> io::Result<File>
 /// planted at its path (it could point at a file the service must not overwrite).
 pub(crate) fn open_active(path: &Path, mode: u32) -> io::Result<File> {
     let mut options = OpenOptions::new();
-    options.append(true).create(true);
+    // Readable too: what was written into a file deleted underneath is read back (see
+    // `housekeeping`).
+    options.read(true).append(true).create(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -572,6 +614,29 @@ pub(crate) fn open_active(path: &Path, mode: u32) -> io::Result<File> {
 }
 
 /// Whether the open `file` is still the one at `path`.
+/// Copies `range` of `from` to the end of `to`, a megabyte at a time. Returns the bytes copied.
+fn copy_range(from: &File, range: std::ops::Range<u64>, to: &mut File) -> io::Result<u64> {
+    use std::os::unix::fs::FileExt as _;
+    let mut buf = vec![0; (range.end - range.start).min(1 << 20) as usize];
+    let mut at = range.start;
+    while at < range.end {
+        let want = buf.len().min((range.end - at) as usize);
+        let n = from.read_at(&mut buf[..want], at)?;
+        if n == 0 {
+            break;
+        }
+        to.write_all(&buf[..n])?;
+        at += n as u64;
+    }
+    Ok(at - range.start)
+}
+
+/// Whether `file` has no name left (deleted, while we hold it open).
+fn is_unlinked(file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    file.metadata().is_ok_and(|m| m.nlink() == 0)
+}
+
 fn same_file(file: &File, path: &Path) -> bool {
     #[cfg(unix)]
     {
@@ -606,6 +671,59 @@ mod tests {
             zone: Zone::UTC,
         };
         RollingFile::open(opts, Arc::new(Counters::default())).unwrap()
+    }
+
+    #[test]
+    fn lines_written_into_a_deleted_directory_are_moved_to_the_recreated_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        let opts = FileOptions {
+            dir: logs.clone(),
+            name: "t.log".into(),
+            max_bytes: None,
+            rotation: Rotation::NEVER,
+            keep: 100,
+            max_total_bytes: None,
+            mode: 0o640,
+            gzip: false,
+            clock: Clock::default(),
+            zone: Zone::UTC,
+        };
+        let mut file = RollingFile::open(opts, Arc::new(Counters::default())).unwrap();
+        file.write_lines(b"before\n").unwrap();
+        file.housekeeping();
+        fs::remove_dir_all(&logs).unwrap();
+        // Until the next look, lines go into the deleted file.
+        file.write_lines(b"after 1\nafter 2\n").unwrap();
+        file.housekeeping();
+        file.write_lines(b"after 3\n").unwrap();
+        assert_eq!(
+            fs::read_to_string(logs.join("t.log")).unwrap(),
+            "after 1\nafter 2\nafter 3\n"
+        );
+        // The lock and the prepared file are back too, and the lock is this writer's.
+        assert!(logs.join(".t.log.lock").exists());
+        assert!(logs.join(".t.log.next").exists());
+        drop(file);
+        assert!(!logs.join(".t.log.lock").exists());
+
+        // A file renamed away keeps its lines: nothing is copied from it.
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = open(dir.path());
+        file.write_lines(b"one\n").unwrap();
+        file.housekeeping();
+        fs::rename(dir.path().join("t.log"), dir.path().join("elsewhere")).unwrap();
+        file.write_lines(b"two\n").unwrap();
+        file.housekeeping();
+        file.write_lines(b"three\n").unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join("elsewhere")).unwrap(),
+            "one\ntwo\n"
+        );
+        assert_eq!(
+            fs::read_to_string(dir.path().join("t.log")).unwrap(),
+            "three\n"
+        );
     }
 
     #[test]

@@ -99,7 +99,8 @@ pub(crate) fn settle_leftover(
 pub(crate) fn create_staging(path: &Path, mode: u32) -> io::Result<File> {
     let mut options = OpenOptions::new();
     // `create_new` (O_EXCL) never follows a symlink planted at the path.
-    options.append(true).create_new(true);
+    // Readable like the active file it becomes (see `RollingFile::housekeeping`).
+    options.read(true).append(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;

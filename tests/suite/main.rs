@@ -34,6 +34,7 @@ mod record;
 mod reload;
 mod rotation_timezone;
 mod rsyslog;
+mod soak;
 mod span_views;
 #[cfg(not(feature = "http"))]
 mod without_http;
