@@ -658,10 +658,14 @@ mod tests {
     use super::*;
 
     fn open(dir: &Path) -> RollingFile {
+        open_capped(dir, Some(20))
+    }
+
+    fn open_capped(dir: &Path, max_bytes: Option<u64>) -> RollingFile {
         let opts = FileOptions {
             dir: dir.to_owned(),
             name: "t.log".into(),
-            max_bytes: Some(20),
+            max_bytes,
             rotation: Rotation::NEVER,
             keep: 100,
             max_total_bytes: None,
@@ -677,19 +681,7 @@ mod tests {
     fn lines_written_into_a_deleted_directory_are_moved_to_the_recreated_file() {
         let dir = tempfile::tempdir().unwrap();
         let logs = dir.path().join("logs");
-        let opts = FileOptions {
-            dir: logs.clone(),
-            name: "t.log".into(),
-            max_bytes: None,
-            rotation: Rotation::NEVER,
-            keep: 100,
-            max_total_bytes: None,
-            mode: 0o640,
-            gzip: false,
-            clock: Clock::default(),
-            zone: Zone::UTC,
-        };
-        let mut file = RollingFile::open(opts, Arc::new(Counters::default())).unwrap();
+        let mut file = open_capped(&logs, None);
         file.write_lines(b"before\n").unwrap();
         file.housekeeping();
         fs::remove_dir_all(&logs).unwrap();
