@@ -2,9 +2,10 @@
 //! answers 500, then 429, then hangs, then recovers, and the log directory deleted and recreated
 //! once underneath. Nothing lost or torn, resources flat, the guard's drop within its bound.
 //!
-//! In a child process of its own (`support::child::alone`), so that its memory, threads and
-//! descriptors are its own. `LWTEST_SOAK_SECS` sets how long it writes (12 s by default, the
-//! short form CI runs; the long form is 300).
+//! In a child process of its own, so that its memory, threads and descriptors are logwarden's
+//! and its writers' only: the webhook server (a thread and a socket per connection, each
+//! request kept) runs in the parent. `LWTEST_SOAK_SECS` sets how long it writes (12 s by
+//! default, the short form CI runs; the long form is 300).
 
 use std::collections::HashMap;
 use std::fs;
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::child::alone;
+use crate::support::child::{run_test_within, this_test};
 use crate::support::http::{Reply, Server};
 use crate::support::HOOK;
 
@@ -110,38 +111,58 @@ fn try_lines_in(dir: &Path) -> Option<HashMap<Key, u32>> {
     Some(seen)
 }
 
+/// The variable the parent gives the child: the webhook's URL.
+const HOOK_VAR: &str = "LWTEST_SOAK_HOOK";
+
 #[cfg(all(feature = "gzip", feature = "http"))]
 #[test]
 fn a_soak_under_faults_loses_nothing_and_holds_its_resources() {
-    alone(
-        module_path!(),
-        "a_soak_under_faults_loses_nothing_and_holds_its_resources",
-        soak,
-    );
-}
-
-#[cfg(all(feature = "gzip", feature = "http"))]
-fn soak() {
-    let secs: u64 = std::env::var("LWTEST_SOAK_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(12);
-    let run = Duration::from_secs(secs);
-    let shutdown = Duration::from_secs(4);
-    let tmp = tempfile::tempdir().unwrap();
-    let logs = tmp.path().join("logs");
+    if let Ok(hook) = std::env::var(HOOK_VAR) {
+        return soak(&hook);
+    }
     // 500s (retried), then 429s, then requests that hang past the timeout, then it recovers.
     let mut script = vec![Reply::status(500, "oops"); 8];
     script.extend(vec![Reply::too_many_requests(1); 4]);
     script.extend(vec![Reply::Hang; 4]);
     let server = Server::start(script, Reply::ok());
+    let mut cmd = this_test(
+        module_path!(),
+        "a_soak_under_faults_loses_nothing_and_holds_its_resources",
+    );
+    cmd.env(HOOK_VAR, server.url(HOOK));
+    let out = run_test_within(&mut cmd, Duration::from_secs(soak_secs() * 3 + 60));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the soak failed:\n{stderr}");
+    for line in stderr
+        .lines()
+        .filter(|l| l.starts_with("soak ") || l.starts_with("resident"))
+    {
+        eprintln!("{line}");
+    }
+    assert!(server.requests().len() > 16, "every fault was met");
+}
+
+fn soak_secs() -> u64 {
+    std::env::var("LWTEST_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(12)
+}
+
+#[cfg(all(feature = "gzip", feature = "http"))]
+fn soak(hook: &str) {
+    let secs = soak_secs();
+    let run = Duration::from_secs(secs);
+    let shutdown = Duration::from_secs(4);
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
     let (subscriber, guard) = logwarden::builder()
         .dir(&logs)
         .service("soak")
         .max_bytes(256 << 10)
         .keep(100_000)
         .compress(true)
-        .slack_webhook(server.url(HOOK))
+        .slack_webhook(hook)
         .alert_threshold(5)
         .alert_window(Duration::from_millis(500))
         .alert_cooldown(Duration::from_millis(500))
@@ -272,14 +293,19 @@ fn soak() {
         fds.iter().min(),
         fds.iter().max(),
     );
+    let step = (rss.len() / 12).max(1);
+    eprintln!(
+        "resident KiB over the run: {:?}",
+        rss.iter().step_by(step).collect::<Vec<_>>()
+    );
     assert!(
-        peak <= first + 16 * 1024,
+        peak <= first + 8 * 1024,
         "resident memory grew: {rss:?} KiB"
     );
-    assert!(
-        threads.iter().max() == threads.iter().min(),
-        "threads: {threads:?}"
-    );
+    // No more threads than after warm-up; one more for a moment at most (the HTTP client's
+    // resolver thread, while a request is made).
+    let (min, max) = (threads.iter().min().unwrap(), threads.iter().max().unwrap());
+    assert!(max - min <= 1, "threads: {threads:?}");
     assert!(
         fds.iter().max().unwrap() - fds.iter().min().unwrap() <= 4,
         "descriptors: {fds:?}"

@@ -45,7 +45,18 @@ pub fn this_test(module: &str, name: &str) -> Command {
 /// one test in it: a name that no longer matches (a test moved to another module) would run
 /// none, and succeed.
 pub fn run_test(cmd: &mut Command) -> Output {
-    let out = output(cmd);
+    run_test_within(cmd, CHILD_BOUND)
+}
+
+/// [`run_test`] for a child that runs longer than [`CHILD_BOUND`] on purpose, within `bound`.
+pub fn run_test_within(cmd: &mut Command, bound: Duration) -> Output {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let out = wait_output_within(child, bound);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("running 1 test\n"),
@@ -97,10 +108,15 @@ pub fn output(cmd: &mut Command) -> Output {
 /// Waits for `child` within [`CHILD_BOUND`], reading whichever of its stdout and stderr are
 /// piped while it runs; past the bound, kills it and panics with what it printed so far. Then
 /// waits, bounded again, for the end of its output.
-pub fn wait_output(mut child: Child) -> Output {
+pub fn wait_output(child: Child) -> Output {
+    wait_output_within(child, CHILD_BOUND)
+}
+
+/// [`wait_output`] within `bound` instead of [`CHILD_BOUND`].
+pub fn wait_output_within(mut child: Child, bound: Duration) -> Output {
     let stdout = child.stdout.take().map(Drain::start);
     let stderr = child.stderr.take().map(Drain::start);
-    let deadline = Instant::now() + CHILD_BOUND;
+    let deadline = Instant::now() + bound;
     let status = loop {
         if let Some(status) = child.try_wait().expect("waiting for a child process") {
             break status;
@@ -109,7 +125,7 @@ pub fn wait_output(mut child: Child) -> Output {
             let _ = child.kill();
             let _ = child.wait();
             panic!(
-                "child process {} still running after {CHILD_BOUND:?}, killed; it printed:\n{}\n{}",
+                "child process {} still running after {bound:?}, killed; it printed:\n{}\n{}",
                 child.id(),
                 stdout.as_ref().map(Drain::so_far).unwrap_or_default(),
                 stderr.as_ref().map(Drain::so_far).unwrap_or_default(),
