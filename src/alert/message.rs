@@ -19,7 +19,8 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
-    /// `opened`, `reminder` or `resolved`: the spelling used in records and JSON payloads.
+    /// `opened`, `reminder`, `resolved` or `stopped`: the spelling used in records and JSON
+    /// payloads.
     pub fn as_str(self) -> &'static str {
         match self {
             AlertKind::Opened => "opened",
@@ -56,7 +57,7 @@ pub struct ErrorGroup {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Alert {
-    /// Opened, reminder or resolved.
+    /// Opened, reminder, resolved, or stopped (the process stopped with the incident open).
     pub kind: AlertKind,
     /// The incident's number in this process, from 1.
     pub incident: u64,

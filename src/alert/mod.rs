@@ -4,7 +4,8 @@
 //! ERROR events are counted in a sliding window (5 within 60 s by default); crossing the
 //! threshold opens an incident and sends an [`Alert`] of kind [`AlertKind::Opened`], reminders
 //! follow at most once per cooldown, and a [`AlertKind::Resolved`] alert with the incident's
-//! duration once the window holds fewer errors than the threshold. Where alerts are sent is the
+//! duration once the window holds fewer errors than the threshold; a process that stops with
+//! an incident open says so with a [`AlertKind::Stopped`] alert. Where alerts are sent is the
 //! [`notify`](crate::notify) module's concern.
 
 mod engine;

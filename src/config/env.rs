@@ -33,6 +33,10 @@ pub(super) struct Var {
     pub(super) method: &'static str,
     /// Not read when this other variable is set (the more specific one wins).
     unless: Option<&'static str>,
+    /// Still refused when not valid UTF-8 although `unless` is set (as it always was).
+    checked_anyway: bool,
+    /// A credential: its value is never shown, not even in an error.
+    secret: bool,
     apply: fn(&mut Builder, &'static str, &str) -> Result<(), Refusal>,
 }
 
@@ -55,7 +59,8 @@ fn size(value: &str) -> Result<usize, Refusal> {
     })
 }
 
-/// Every variable the crate reads, in the order they apply (the first refused one is the error).
+/// Every variable the crate reads, in the order they apply: the first refused one is the error
+/// (the order the variables were always read in).
 pub(super) const VARS: &[Var] = &[
     Var {
         name: "RUST_LOG",
@@ -64,6 +69,8 @@ pub(super) const VARS: &[Var] = &[
         default: "`info`",
         method: "filter()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, name, v| {
             b.filter = Val::new(v.to_owned(), name);
             Ok(())
@@ -76,6 +83,8 @@ pub(super) const VARS: &[Var] = &[
         default: "`OTEL_SERVICE_NAME`, else the executable's file stem",
         method: "service()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, name, v| {
             b.identity.service = Some(Val::new(v.to_owned(), name));
             Ok(())
@@ -88,6 +97,8 @@ pub(super) const VARS: &[Var] = &[
         default: "unset",
         method: "service()",
         unless: Some("LOGWARDEN_SERVICE"),
+        checked_anyway: false,
+        secret: false,
         apply: |b, name, v| {
             b.identity.service = Some(Val::new(v.to_owned(), name));
             Ok(())
@@ -100,6 +111,8 @@ pub(super) const VARS: &[Var] = &[
         default: "`APP_ENV`, else `development`",
         method: "env()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, _, v| {
             b.identity.env = Some(v.to_owned());
             Ok(())
@@ -112,6 +125,8 @@ pub(super) const VARS: &[Var] = &[
         default: "unset",
         method: "env()",
         unless: Some("LOGWARDEN_ENV"),
+        checked_anyway: true,
+        secret: false,
         apply: |b, _, v| {
             b.identity.env = Some(v.to_owned());
             Ok(())
@@ -124,6 +139,8 @@ pub(super) const VARS: &[Var] = &[
         default: "`logs`",
         method: "dir()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, name, v| {
             b.file.dir = Val::new(PathBuf::from(v), name);
             Ok(())
@@ -136,6 +153,8 @@ pub(super) const VARS: &[Var] = &[
         default: "`<service>.log`",
         method: "file_name()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, name, v| {
             b.file.name = Some(Val::new(v.to_owned(), name));
             Ok(())
@@ -148,8 +167,24 @@ pub(super) const VARS: &[Var] = &[
         default: "`10MiB`",
         method: "max_bytes()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, name, v| {
             b.file.max_bytes = Val::new(limit(v)?, name);
+            Ok(())
+        },
+    },
+    Var {
+        name: "LOGWARDEN_MAX_TOTAL_BYTES",
+        sets: "a cap on the rotated files' total size",
+        expects: "a byte count such as 1073741824 or 1GiB (or `off` for no size limit)",
+        default: "`off`",
+        method: "max_total_bytes()",
+        unless: None,
+        checked_anyway: false,
+        secret: false,
+        apply: |b, name, v| {
+            b.file.max_total_bytes = Val::new(limit(v)?, name);
             Ok(())
         },
     },
@@ -160,6 +195,8 @@ pub(super) const VARS: &[Var] = &[
         default: "`never`",
         method: "rotation()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, _, v| {
             b.file.rotation = parsed(v, Rotation::parse)?;
             Ok(())
@@ -172,6 +209,8 @@ pub(super) const VARS: &[Var] = &[
         default: "`utc`",
         method: "timezone()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, name, v| {
             let timezone = Timezone::parse(v);
             // Checked now, so that a later `timezone()` in code cannot hide a bad variable.
@@ -187,20 +226,10 @@ pub(super) const VARS: &[Var] = &[
         default: "`5`",
         method: "keep()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, _, v| {
             b.file.keep = parsed(v, |s| s.trim().parse::<usize>().ok())?;
-            Ok(())
-        },
-    },
-    Var {
-        name: "LOGWARDEN_MAX_TOTAL_BYTES",
-        sets: "a cap on the rotated files' total size",
-        expects: "a byte count such as 1073741824 or 1GiB (or `off` for no size limit)",
-        default: "`off`",
-        method: "max_total_bytes()",
-        unless: None,
-        apply: |b, name, v| {
-            b.file.max_total_bytes = Val::new(limit(v)?, name);
             Ok(())
         },
     },
@@ -211,6 +240,8 @@ pub(super) const VARS: &[Var] = &[
         default: "`off`",
         method: "stdout()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, _, v| {
             b.writer.stdout = parsed(v, StdoutMode::parse)?;
             Ok(())
@@ -223,6 +254,8 @@ pub(super) const VARS: &[Var] = &[
         default: "`1MiB`",
         method: "buffer_bytes()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, name, v| {
             let bytes = parsed(v, |s| {
                 parse::byte_size(s)
@@ -240,6 +273,8 @@ pub(super) const VARS: &[Var] = &[
         default: "`block`",
         method: "overflow()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, _, v| {
             b.writer.overflow = parsed(v, |s| match s.trim().to_ascii_lowercase().as_str() {
                 "block" => Some(Overflow::BLOCK),
@@ -256,6 +291,8 @@ pub(super) const VARS: &[Var] = &[
         default: "`5s`",
         method: "shutdown_timeout()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, _, v| {
             b.writer.shutdown_timeout = parsed(v, parse::duration)?;
             Ok(())
@@ -268,6 +305,8 @@ pub(super) const VARS: &[Var] = &[
         default: "`0640`",
         method: "file_mode()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, _, v| {
             b.file.mode = parsed(v, parse::file_mode)?;
             Ok(())
@@ -280,6 +319,8 @@ pub(super) const VARS: &[Var] = &[
         default: "`false`",
         method: "compress()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, name, v| {
             b.file.compress = Val::new(parsed(v, parse::boolean)?, name);
             Ok(())
@@ -292,6 +333,8 @@ pub(super) const VARS: &[Var] = &[
         default: "`on`",
         method: "alerts()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, _, v| {
             b.alerts.on = parsed(v, parse::boolean)?;
             Ok(())
@@ -304,6 +347,8 @@ pub(super) const VARS: &[Var] = &[
         default: "unset: alerts go to stderr and the log file",
         method: "slack_webhook()",
         unless: None,
+        checked_anyway: false,
+        secret: true,
         apply: |b, name, v| {
             // Validated at init, so that the error names the variable and shows scheme and host only.
             b.alerts.webhook = Some((Val::new(v.to_owned(), name), WebhookKind::Slack));
@@ -317,6 +362,8 @@ pub(super) const VARS: &[Var] = &[
         default: "`5`",
         method: "alert_threshold()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, name, v| {
             let n = parsed(v, |s| s.trim().parse::<usize>().ok().filter(|&n| n >= 1))?;
             b.alerts.threshold = Val::new(n, name);
@@ -330,6 +377,8 @@ pub(super) const VARS: &[Var] = &[
         default: "`60s`",
         method: "alert_window()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, name, v| {
             let window = parsed(v, |s| parse::duration(s).filter(|d| !d.is_zero()))?;
             b.alerts.window = Val::new(window, name);
@@ -343,6 +392,8 @@ pub(super) const VARS: &[Var] = &[
         default: "`5m`",
         method: "alert_cooldown()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, _, v| {
             b.alerts.cooldown = parsed(v, parse::duration)?;
             Ok(())
@@ -355,6 +406,8 @@ pub(super) const VARS: &[Var] = &[
         default: "unset",
         method: "mention()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, _, v| {
             b.alerts.mention = Some(v.to_owned());
             Ok(())
@@ -367,6 +420,8 @@ pub(super) const VARS: &[Var] = &[
         default: "the 14 default keys",
         method: "redaction()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, _, v| {
             b.record.env_redact_keys = v.split(',').map(str::to_owned).collect();
             Ok(())
@@ -379,6 +434,8 @@ pub(super) const VARS: &[Var] = &[
         default: "`none`",
         method: "redaction()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, _, v| {
             b.record.env_redact_values = parsed(v, ValuePatterns::parse)?;
             Ok(())
@@ -391,6 +448,8 @@ pub(super) const VARS: &[Var] = &[
         default: "`32KiB`",
         method: "max_field_bytes()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, name, v| {
             b.record.max_field_bytes = Some(Val::new(size(v)?, name));
             Ok(())
@@ -403,6 +462,8 @@ pub(super) const VARS: &[Var] = &[
         default: "`96KiB`",
         method: "max_line_bytes()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, name, v| {
             b.record.max_line_bytes = Val::new(size(v)?, name);
             Ok(())
@@ -415,6 +476,8 @@ pub(super) const VARS: &[Var] = &[
         default: "`on` with `init()`, `off` with `build()`",
         method: "panic_hook()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, _, v| {
             b.panic_hook = Some(parsed(v, parse::boolean)?);
             Ok(())
@@ -427,8 +490,24 @@ pub(super) const VARS: &[Var] = &[
         default: "`logwarden`",
         method: "format()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, _, v| {
             b.record.layout.format = parsed(v, Format::parse)?;
+            Ok(())
+        },
+    },
+    Var {
+        name: "LOGWARDEN_TIMESTAMP",
+        sets: "how the record's time is written",
+        expects: "rfc3339 or unix_ms",
+        default: "`rfc3339`",
+        method: "timestamp()",
+        unless: None,
+        checked_anyway: false,
+        secret: false,
+        apply: |b, _, v| {
+            b.record.layout.time = parsed(v, TimeFormat::parse)?;
             Ok(())
         },
     },
@@ -440,20 +519,10 @@ pub(super) const VARS: &[Var] = &[
         default: "none",
         method: "field()",
         unless: None,
+        checked_anyway: false,
+        secret: false,
         apply: |b, _, v| {
             b.record.env_fields = parsed(v, parse::key_values)?;
-            Ok(())
-        },
-    },
-    Var {
-        name: "LOGWARDEN_TIMESTAMP",
-        sets: "how the record's time is written",
-        expects: "rfc3339 or unix_ms",
-        default: "`rfc3339`",
-        method: "timestamp()",
-        unless: None,
-        apply: |b, _, v| {
-            b.record.layout.time = parsed(v, TimeFormat::parse)?;
             Ok(())
         },
     },
@@ -508,32 +577,43 @@ impl Builder {
 }
 
 fn apply(builder: &mut Builder, vars: &HashMap<String, OsString>) -> Result<(), Error> {
-    let value = |name: &'static str| -> Result<Option<&str>, Error> {
-        match vars.get(name) {
+    let value = |var: &Var| -> Result<Option<&str>, Error> {
+        match vars.get(var.name) {
             None => Ok(None),
             Some(v) => match v.to_str() {
                 Some(s) if s.trim().is_empty() => Ok(None),
                 Some(s) => Ok(Some(s)),
-                None => Err(Error::invalid(
-                    name,
-                    &v.to_string_lossy(),
-                    "is not valid UTF-8",
-                )),
+                None => {
+                    let shown = if var.secret {
+                        "<hidden>".into()
+                    } else {
+                        v.to_string_lossy()
+                    };
+                    Err(Error::invalid(var.name, &shown, "is not valid UTF-8"))
+                }
             },
         }
     };
+    let named = |name: &str| {
+        VARS.iter()
+            .find(|v| v.name == name)
+            .expect("a variable of the table")
+    };
     for var in VARS {
         if let Some(other) = var.unless {
-            if value(other)?.is_some() {
+            if value(named(other))?.is_some() {
+                if var.checked_anyway {
+                    value(var)?;
+                }
                 continue;
             }
         }
-        let Some(v) = value(var.name)? else {
+        let Some(v) = value(var)? else {
             continue;
         };
         (var.apply)(builder, var.name, v).map_err(|refusal| {
             let reason = refusal.unwrap_or_else(|| format!("expected {}", var.expects));
-            Error::invalid(var.name, v, reason)
+            Error::invalid(var.name, if var.secret { "<hidden>" } else { v }, reason)
         })?;
     }
     Ok(())
@@ -664,6 +744,50 @@ mod tests {
             (service.value.as_str(), service.from),
             ("otel", "OTEL_SERVICE_NAME")
         );
+    }
+
+    #[test]
+    fn of_two_bad_variables_the_one_read_first_is_the_error_as_it_always_was() {
+        let first = |vars: [(&str, &str); 2]| {
+            let e = Builder::default()
+                .from_vars(vars)
+                .env_error
+                .expect("refused");
+            e.setting().unwrap().to_owned()
+        };
+        let (rotation, total) = (
+            ("LOGWARDEN_ROTATION", "weekly"),
+            ("LOGWARDEN_MAX_TOTAL_BYTES", "x"),
+        );
+        assert_eq!(first([rotation, total]), "LOGWARDEN_MAX_TOTAL_BYTES");
+        let (fields, time) = (("LOGWARDEN_FIELDS", "x"), ("LOGWARDEN_TIMESTAMP", "x"));
+        assert_eq!(first([fields, time]), "LOGWARDEN_TIMESTAMP");
+    }
+
+    #[test]
+    fn a_variable_not_in_utf8_is_refused_and_a_secret_one_not_shown() {
+        use std::ffi::OsString;
+        use std::os::unix::ffi::OsStringExt;
+        let bad =
+            || OsString::from_vec(b"https://hooks.slack.com/services/T/B/SECRET\xff".to_vec());
+        let e = Builder::default()
+            .from_vars([(OsString::from("SLACK_WEBHOOK_URL"), bad())])
+            .env_error
+            .expect("refused");
+        assert_eq!(e.setting(), Some("SLACK_WEBHOOK_URL"));
+        assert!(!e.to_string().contains("SECRET"), "{e}");
+        // Refused although LOGWARDEN_ENV wins over it, as before the table.
+        let e = Builder::default()
+            .from_vars([
+                (OsString::from("LOGWARDEN_ENV"), OsString::from("prod")),
+                (
+                    OsString::from("APP_ENV"),
+                    OsString::from_vec(b"x\xff".to_vec()),
+                ),
+            ])
+            .env_error
+            .expect("refused");
+        assert_eq!(e.setting(), Some("APP_ENV"));
     }
 
     #[test]

@@ -181,6 +181,8 @@ pub(super) fn validate(mut b: Builder, panic_hook: bool) -> Result<Plan, Error> 
                     mode: file.mode,
                     gzip: file.compress.value,
                     clock: clock.clone(),
+                    // A previous writer may be stopping: its guard's bound is the usual one.
+                    lock_wait: b.writer.shutdown_timeout,
                 },
                 dir_from: file.dir.from,
                 name_from: name.from,

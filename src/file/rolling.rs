@@ -33,6 +33,8 @@ pub(crate) struct FileOptions {
     #[cfg_attr(not(feature = "gzip"), allow(dead_code))]
     pub(crate) gzip: bool,
     pub(crate) clock: Clock,
+    /// How long opening waits for the file's previous writer to let go of it.
+    pub(crate) lock_wait: Duration,
 }
 
 /// Why opening the log failed, so the builder can name the right setting.
@@ -73,6 +75,12 @@ pub(crate) struct RollingFile {
     torn: Option<u64>,
     /// This file's one writer is us, for as long as this lives.
     _lock: lock::WriterLock,
+    /// Set when another writer holds the file's lock after its directory was recreated: nothing
+    /// is written then (the holder's pid, if known).
+    displaced: Option<Option<u32>>,
+    /// The directory's identity when it was opened (or recreated): another one there means it
+    /// was deleted.
+    dir_id: Option<(u64, u64)>,
     /// The empty file the next rotation swaps in, created ahead (see [`super::swap`]).
     staged: Option<File>,
     #[cfg(feature = "gzip")]
@@ -90,10 +98,12 @@ impl RollingFile {
         probe_dir(&opts.dir).map_err(OpenError::Dir)?;
         let path = opts.dir.join(&opts.name);
         // Before anything else touches the files: only their one writer may settle or rotate.
-        let lock = lock::acquire(&opts.dir, &opts.name, opts.mode).map_err(|e| match e {
-            lock::LockError::Held(pid) => OpenError::Busy(pid),
-            lock::LockError::Io(e) => OpenError::Dir(e),
-        })?;
+        let lock = lock::acquire(&opts.dir, &opts.name, opts.mode, opts.lock_wait).map_err(
+            |e| match e {
+                lock::LockError::Held(pid) => OpenError::Busy(pid),
+                lock::LockError::Io(e) | lock::LockError::Unsupported(e) => OpenError::Dir(e),
+            },
+        )?;
         // What a crash between a swap and its rename left behind goes where it belongs first.
         let settled = settle_staged(&opts.dir, &opts.name).map_err(OpenError::Dir)?;
         let mut file = open_active(&path, opts.mode).map_err(OpenError::File)?;
@@ -129,6 +139,8 @@ impl RollingFile {
             confirmed: meta.len(),
             torn,
             _lock: lock,
+            displaced: None,
+            dir_id: dir_id(&opts.dir),
             path,
             file: Some(file),
             next_rotation,
@@ -165,19 +177,33 @@ impl RollingFile {
     }
 
     /// The active file deleted or replaced underneath (an operator's `rm`, a foreign rotation
-    /// tool): reopened by name, so lines go where tailers look instead of into an unlinked inode,
-    /// and what went into a deleted one since it was last seen is moved to the new one.
+    /// tool, the whole directory removed): reopened by name, so lines go where tailers look
+    /// instead of into an unlinked inode. When the directory itself was deleted, what went into
+    /// the file since it was last seen at its path is moved to the new one: nothing of the old
+    /// directory survives for those lines to be in. A file deleted on its own (`rm`, or a copy
+    /// then an unlink, as `gzip` does) is not copied from: its lines were meant to go, or are in
+    /// the copy.
     fn reopen_if_gone(&mut self) {
         let Some(file) = &self.file else { return };
         if same_file(file, &self.path) {
             self.confirmed = self.size;
             return;
         }
-        match open_active_after_dir(&self.opts.dir, &self.path, self.opts.mode) {
+        let dir_gone = !dir_is(&self.opts.dir, self.dir_id);
+        if let Err(e) = create_dir(&self.opts.dir).and_then(|()| self.relock()) {
+            if !self.reopen_failing {
+                report(format_args!(
+                    "{} was removed or replaced and cannot be reopened: {e}; retrying",
+                    self.path.display()
+                ));
+            }
+            self.reopen_failing = true;
+            return;
+        }
+        let Some(file) = &self.file else { return };
+        match open_active(&self.path, self.opts.mode) {
             Ok(mut fresh) => {
-                // Deleted (not renamed away, where its lines still are): what was written into
-                // it since it was last seen at the path would go down with it.
-                let rescued = if is_unlinked(file) {
+                let rescued = if dir_gone && is_unlinked(file) {
                     copy_range(file, self.confirmed..self.size, &mut fresh)
                 } else {
                     Ok(0)
@@ -186,17 +212,18 @@ impl RollingFile {
                 self.confirmed = self.size;
                 self.file = Some(fresh);
                 self.reopen_failing = false;
-                // With the directory, the lock and the prepared file went too.
-                if let Ok(lock) = lock::acquire(&self.opts.dir, &self.opts.name, self.opts.mode) {
-                    self._lock = lock;
-                }
+                self.dir_id = dir_id(&self.opts.dir);
+                // With the directory, the prepared file went too.
                 self.staged = None;
                 self.prepare_staging();
                 let with = match rescued {
                     Ok(0) => String::new(),
-                    Ok(n) => format!(", with the {n} bytes written into it after it was deleted"),
+                    Ok(n) => format!(
+                        ", with the {n} bytes written into it after its directory was deleted"
+                    ),
                     Err(e) => format!(
-                        "; what was written into it after it was deleted could not be moved: {e}"
+                        "; what was written into it after its directory was deleted could not be \
+                         moved: {e}"
                     ),
                 };
                 report(format_args!(
@@ -213,6 +240,57 @@ impl RollingFile {
                 }
                 self.reopen_failing = true;
             }
+        }
+    }
+
+    /// Holds the lock of the file at the path again if the one held was deleted (with the
+    /// directory). Another writer may have taken it meanwhile: then this one writes nothing
+    /// more, and what it is given is counted as lost.
+    fn relock(&mut self) -> io::Result<()> {
+        if let Some(holder) = self.displaced {
+            // Freed since?
+            match lock::acquire(
+                &self.opts.dir,
+                &self.opts.name,
+                self.opts.mode,
+                Duration::ZERO,
+            ) {
+                Ok(lock) => {
+                    self._lock = lock;
+                    self.displaced = None;
+                    return Ok(());
+                }
+                Err(lock::LockError::Held(pid)) => {
+                    self.displaced = Some(pid.or(holder));
+                    return Err(displaced_error(self.displaced.flatten()));
+                }
+                Err(lock::LockError::Io(e) | lock::LockError::Unsupported(e)) => return Err(e),
+            }
+        }
+        if self._lock.is_current() {
+            return Ok(());
+        }
+        match lock::acquire(
+            &self.opts.dir,
+            &self.opts.name,
+            self.opts.mode,
+            Duration::ZERO,
+        ) {
+            Ok(lock) => {
+                self._lock = lock;
+                Ok(())
+            }
+            Err(lock::LockError::Held(pid)) => {
+                report(format_args!(
+                    "{} is now written by another process{}, which started while its directory \
+                     was gone: lines are counted as lost until it stops",
+                    self.path.display(),
+                    pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+                ));
+                self.displaced = Some(pid);
+                Err(displaced_error(pid))
+            }
+            Err(lock::LockError::Io(e) | lock::LockError::Unsupported(e)) => Err(e),
         }
     }
 
@@ -258,6 +336,19 @@ impl RollingFile {
     /// on in the current file (nothing is lost, the file grows past its limit) until a retry a
     /// second later works.
     fn rotate(&mut self, now: i64) -> io::Result<bool> {
+        // Not our file at the path any more (deleted, replaced): reopened first, so that the
+        // rotation moves our lines away, never a file someone else put there.
+        if !self.file_at_path() {
+            if self.rotation_retry_at.is_some_and(|at| Instant::now() < at) {
+                return Ok(false);
+            }
+            self.reopen_if_gone();
+            if !self.file_at_path() {
+                Counters::add(&self.counters.rotation_errors, 1);
+                self.rotation_retry_at = Some(Instant::now() + Duration::from_secs(1));
+                return Ok(false);
+            }
+        }
         self.next_rotation = self.opts.rotation.next_boundary(now, &self.opts.zone);
         if self.size == 0 {
             return Ok(false);
@@ -285,12 +376,6 @@ impl RollingFile {
         let (stamp, rotated) = free_rotated_path(&self.opts.dir, &self.opts.name, stamp);
         let fresh = match self.move_out(&rotated) {
             Ok(fresh) => fresh,
-            // The active file is not at its path: deleted (with its directory, say) or moved
-            // away underneath. Reopened now, not at the next look, with what was written since.
-            Err(e) if e.kind() == io::ErrorKind::NotFound && !self.file_at_path() => {
-                self.housekeeping();
-                return Ok(false);
-            }
             Err(e) => {
                 Counters::add(&self.counters.rotation_errors, 1);
                 if self.rotation_retry_at.is_none() {
@@ -449,6 +534,12 @@ fn settle_staged(dir: &Path, name: &str) -> io::Result<Option<PathBuf>> {
 
 impl Sink for RollingFile {
     fn write_lines(&mut self, batch: &[u8]) -> Result<(), SinkError> {
+        if let Some(holder) = self.displaced {
+            return Err(SinkError {
+                error: displaced_error(holder),
+                unwritten_from: 0,
+            });
+        }
         let now = self.opts.clock.now_micros();
         if now >= self.next_rotation {
             let _rotated = self.rotate(now).map_err(|error| SinkError {
@@ -456,17 +547,23 @@ impl Sink for RollingFile {
                 unwritten_from: 0,
             })?;
         }
-        match self.opts.max_bytes {
+        let written = match self.opts.max_bytes {
             Some(max) => self.write_sized(batch, max),
             None => self.write_chunk(batch).map_err(|error| SinkError {
                 error,
                 unwritten_from: 0,
             }),
-        }
+        };
+        // Still at its path? Looked at after every batch (an `fstat` and an `lstat`), so that
+        // what goes into a file deleted underneath is at most the batches written after the
+        // deletion, which `reopen_if_gone` moves to the new file.
+        self.reopen_if_gone();
+        written
     }
 
     fn recover(&mut self) -> io::Result<()> {
         create_dir(&self.opts.dir)?;
+        self.relock()?;
         let file = open_active(&self.path, self.opts.mode)?;
         self.size = file.metadata()?.len();
         self.confirmed = self.size;
@@ -570,11 +667,6 @@ fn probe_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
-fn open_active_after_dir(dir: &Path, path: &Path, mode: u32) -> io::Result<File> {
-    create_dir(dir)?;
-    open_active(path, mode)
-}
-
 /// Opens the active file for appending, creating it with `mode`, refusing to follow a symlink
 /// planted at its path (it could point at a file the service must not overwrite).
 pub(crate) fn open_active(path: &Path, mode: u32) -> io::Result<File> {
@@ -615,20 +707,46 @@ pub(crate) fn open_active(path: &Path, mode: u32) -> io::Result<File> {
 
 /// Whether the open `file` is still the one at `path`.
 /// Copies `range` of `from` to the end of `to`, a megabyte at a time. Returns the bytes copied.
+/// On an error `to` is cut back to its length before, so no torn line stays in it.
 fn copy_range(from: &File, range: std::ops::Range<u64>, to: &mut File) -> io::Result<u64> {
     use std::os::unix::fs::FileExt as _;
+    let before = to.metadata()?.len();
     let mut buf = vec![0; (range.end - range.start).min(1 << 20) as usize];
     let mut at = range.start;
-    while at < range.end {
-        let want = buf.len().min((range.end - at) as usize);
-        let n = from.read_at(&mut buf[..want], at)?;
-        if n == 0 {
-            break;
+    let copied = (|| {
+        while at < range.end {
+            let want = buf.len().min((range.end - at) as usize);
+            let n = from.read_at(&mut buf[..want], at)?;
+            if n == 0 {
+                break;
+            }
+            to.write_all(&buf[..n])?;
+            at += n as u64;
         }
-        to.write_all(&buf[..n])?;
-        at += n as u64;
+        Ok(at - range.start)
+    })();
+    if copied.is_err() {
+        let _ = to.set_len(before);
     }
-    Ok(at - range.start)
+    copied
+}
+
+/// The identity of a directory, if it is there.
+fn dir_id(dir: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Whether `dir` is still the directory whose identity is `id`.
+fn dir_is(dir: &Path, id: Option<(u64, u64)>) -> bool {
+    id.is_some() && dir_id(dir) == id
+}
+
+fn displaced_error(holder: Option<u32>) -> io::Error {
+    io::Error::other(format!(
+        "another process{} writes this file now",
+        holder.map(|p| format!(" (pid {p})")).unwrap_or_default()
+    ))
 }
 
 /// Whether `file` has no name left (deleted, while we hold it open).
@@ -673,6 +791,7 @@ mod tests {
             gzip: false,
             clock: Clock::default(),
             zone: Zone::UTC,
+            lock_wait: Duration::ZERO,
         };
         RollingFile::open(opts, Arc::new(Counters::default())).unwrap()
     }

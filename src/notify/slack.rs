@@ -56,6 +56,11 @@ pub(crate) fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             // Backticks would end the code span the message sits in.
             '`' => out.push('\''),
+            // A line break would start a line of its own (a fake "resolved" one), a bidi override
+            // reorder what follows: shown as what they are.
+            c if c.is_control() || crate::text::is_invisible(c) => {
+                out.extend(c.escape_default());
+            }
             c => out.push(c),
         }
     }
@@ -234,6 +239,15 @@ pub(crate) fn payload(alert: &Alert) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_breaks_and_bidi_overrides_from_logs_are_shown_escaped() {
+        assert_eq!(escape("a\n✅ b\u{202E}c"), "a\\n✅ b\\u{202e}c");
+        assert_eq!(
+            label("orders\n✅ Incident #1 resolved"),
+            "orders\\n✅ Incident #1 resolved"
+        );
+    }
 
     #[test]
     fn formatting_from_logs_lands_in_a_code_span() {

@@ -59,6 +59,8 @@ impl FileId {
 const FINGERPRINT: usize = 256;
 /// Fingerprints at least this long tell a copy: shorter ones (a header line) may repeat.
 const COPY_PRINT: usize = 64;
+/// At most this many files are held open ahead of their turn.
+const MAX_AHEAD: usize = 1024;
 
 /// The first bytes of `file` (fewer when it is shorter).
 fn fingerprint(file: &File) -> io::Result<Vec<u8>> {
@@ -192,6 +194,8 @@ pub(crate) struct Follower {
     queue: VecDeque<Opened>,
     /// Every file read, being read, queued or left alone, with its fingerprint when last looked.
     known: HashMap<FileId, Vec<u8>>,
+    /// Fingerprints of files truncated under us: what copy-and-truncate copied elsewhere.
+    retired: VecDeque<Vec<u8>>,
     watch: Option<DirWatch>,
     next_seq: u64,
     buf: Vec<u8>,
@@ -207,15 +211,8 @@ impl Follower {
     /// # Errors
     /// The path cannot be opened, or is not a regular file.
     pub(crate) fn open(path: &Path, from_start: bool, watch: bool) -> io::Result<Follower> {
-        regular(path)?;
-        let mut file = File::open(path)?;
+        let mut file = open_regular(path)?;
         let meta = file.metadata()?;
-        if !meta.is_file() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not a regular file",
-            ));
-        }
         let offset = if from_start {
             0
         } else {
@@ -239,6 +236,7 @@ impl Follower {
             current: None,
             queue: VecDeque::new(),
             known: HashMap::new(),
+            retired: VecDeque::new(),
             next_seq: 0,
             buf: vec![0; CHUNK],
             lines: Splitter::default(),
@@ -249,7 +247,7 @@ impl Follower {
         current.offset = offset;
         follower.current = Some(current);
         for (path, _) in follower.rotated_names() {
-            if let Ok(file) = File::open(&path) {
+            if let Ok(file) = open_regular(&path) {
                 if let (Ok(meta), Ok(print)) = (file.metadata(), fingerprint(&file)) {
                     follower.known.entry(FileId::of(&meta)).or_insert(print);
                 }
@@ -314,15 +312,29 @@ impl Follower {
                 continue;
             }
             // At the end of the open file: has it been truncated, or replaced at the path?
+            let id = open.id;
             if open.file.metadata()?.len() < open.offset {
-                // Copy-and-truncate rotation, or `> file`: what was read stays read.
+                // Copy-and-truncate rotation, or `> file`: what was read stays read, and a copy
+                // of it found later is known by its first bytes.
                 open.file.seek(SeekFrom::Start(0))?;
                 open.offset = 0;
+                if let Some(old) = self.known.remove(&id) {
+                    self.retired.push_back(old);
+                    if self.retired.len() > 16 {
+                        self.retired.pop_front();
+                    }
+                }
+                self.known.insert(id, Vec::new());
                 self.lines.drop_fragment();
                 self.lines.counts.truncations += 1;
                 continue;
             }
-            let id = open.id;
+            // Its first bytes, while fewer than a full fingerprint were known.
+            if self.known.get(&id).is_some_and(|k| k.len() < FINGERPRINT) {
+                if let Ok(print) = fingerprint(&open.file) {
+                    self.known.insert(id, print);
+                }
+            }
             match fs::metadata(&self.path) {
                 Ok(meta) if FileId::of(&meta) == id => return Ok(Poll::Idle),
                 // Renamed away and nothing new to read yet: the open file may still grow.
@@ -349,7 +361,11 @@ impl Follower {
     /// deleted), a fragment left in it dropped.
     fn finish_current(&mut self) {
         if let Some(open) = self.current.take() {
-            if let Ok(print) = fingerprint(&open.file) {
+            let unlinked = open.file.metadata().is_ok_and(|m| m.nlink() == 0);
+            if unlinked {
+                // Deleted: its inode goes to the next new file, which must not look known.
+                self.known.remove(&open.id);
+            } else if let Ok(print) = fingerprint(&open.file) {
                 self.known.insert(open.id, print);
             }
             self.lines.drop_fragment();
@@ -389,7 +405,7 @@ impl Follower {
             self.current = Some(next);
             return Ok(true);
         }
-        match regular(&self.path).and_then(|()| File::open(&self.path)) {
+        match open_regular(&self.path) {
             Ok(file) => {
                 let meta = file.metadata()?;
                 let id = FileId::of(&meta);
@@ -409,25 +425,45 @@ impl Follower {
     /// Whether `file` (`id`) is one this follower has met: the same inode with the same first
     /// bytes, or a copy of a file it has read.
     fn is_known(&self, id: FileId, file: &File) -> bool {
+        if self.is_held(id) {
+            return true;
+        }
         let Ok(print) = fingerprint(file) else {
             return true;
         };
         if let Some(known) = self.known.get(&id) {
-            // Fewer bytes when last looked at: the same file if they are its start.
-            if print.starts_with(known) {
+            // Fewer bytes when last looked at: the same file if they are its start. A file that
+            // was empty then tells nothing: the same only if it still is.
+            if print.starts_with(known) && (!known.is_empty() || print.is_empty()) {
                 return true;
             }
         }
-        print.len() >= COPY_PRINT && self.known.values().any(|k| *k == print)
+        print.len() >= COPY_PRINT
+            && (self.known.values().any(|k| *k == print) || self.retired.contains(&print))
+    }
+
+    /// Whether `id` is the file being read or one held ahead: an open file's inode cannot be
+    /// anyone else's.
+    fn is_held(&self, id: FileId) -> bool {
+        self.current.as_ref().is_some_and(|o| o.id == id) || self.queue.iter().any(|o| o.id == id)
     }
 
     /// Opens the file at the path now, ahead of its turn, unless it is known. Returns whether it
     /// was new.
     fn catch_at_path(&mut self) -> io::Result<bool> {
-        let file = File::open(&self.path)?;
+        let file = open_regular(&self.path)?;
         let meta = file.metadata()?;
         let id = FileId::of(&meta);
-        if !meta.is_file() || self.is_known(id, &file) {
+        if self.is_held(id) {
+            // Caught already, or being read: found.
+            return Ok(true);
+        }
+        if self.is_known(id, &file) {
+            // An empty file at the path is there, whatever inode it has: not one gone unread
+            // (it is read from its start once it has lines).
+            return Ok(meta.len() == 0);
+        }
+        if self.queue.len() >= MAX_AHEAD {
             return Ok(false);
         }
         self.known.insert(id, fingerprint(&file)?);
@@ -440,12 +476,15 @@ impl Follower {
     fn catch_up(&mut self) -> usize {
         let mut found = 0;
         for (path, name) in self.rotated_names() {
-            let Ok(file) = File::open(&path) else {
+            if self.queue.len() >= MAX_AHEAD {
+                break;
+            }
+            let Ok(file) = open_regular(&path) else {
                 continue;
             };
             let Ok(meta) = file.metadata() else { continue };
             let id = FileId::of(&meta);
-            if !meta.is_file() || self.is_known(id, &file) {
+            if self.is_held(id) || self.is_known(id, &file) {
                 continue;
             }
             let Ok(print) = fingerprint(&file) else {
@@ -612,11 +651,16 @@ impl DirWatch {
     }
 }
 
-/// Refuses anything but a regular file before opening it: opening a FIFO with no writer would
-/// block (and a device would never end).
-fn regular(path: &Path) -> io::Result<()> {
-    if std::fs::metadata(path)?.is_file() {
-        Ok(())
+/// Opens a regular file for reading, and nothing else: opening a FIFO with no writer would block
+/// (non-blocking here, so it cannot), and a device would never end.
+fn open_regular(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    if file.metadata()?.is_file() {
+        Ok(file)
     } else {
         Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -952,5 +996,66 @@ mod tests {
         append(&fx.path, "g\n");
         assert_eq!(read(&mut f), ["e", "f", "g"]);
         assert_eq!(f.counts().missed, 1, "only `b`'s file");
+    }
+
+    /// logrotate's `create` with `ifempty` and `rotate 1`, twice on an empty file: the first
+    /// file is deleted and a new one may take its inode at once. Neither an empty file met before
+    /// nor a reused inode may hide the new active file.
+    #[test]
+    fn empty_files_and_reused_inodes_never_hide_the_active_file() {
+        for watched in [false, true] {
+            let fx = fixture("");
+            let mut f = Follower::open(&fx.path, false, watched).unwrap();
+            for _ in 0..2 {
+                let _ = fs::remove_file(fx.path.with_extension("log.1"));
+                fs::rename(&fx.path, fx.path.with_extension("log.1")).unwrap();
+                fs::write(&fx.path, "").unwrap();
+                assert!(read(&mut f).is_empty());
+            }
+            for i in 0..10 {
+                append(&fx.path, &format!("line {i}\n"));
+            }
+            assert_eq!(read(&mut f).len(), 10, "watched: {watched}");
+            assert_eq!(f.counts().missed, 0, "watched: {watched}: {:?}", f.counts());
+        }
+    }
+
+    #[test]
+    fn a_fifo_named_like_a_rotated_file_is_left_alone() {
+        let fx = fixture("a\n");
+        let fifo = fx.path.with_extension("log.pipe");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let mut f = Follower::open(&fx.path, true, WATCH).unwrap();
+        assert_eq!(read(&mut f), ["a"]);
+        fs::rename(&fx.path, fx.path.with_extension("log.1")).unwrap();
+        fs::write(&fx.path, "b\n").unwrap();
+        assert_eq!(read(&mut f), ["b"]);
+    }
+
+    #[test]
+    fn a_copy_made_by_copy_and_truncate_is_not_read_again() {
+        let line = format!("{{\"message\":\"{}\"}}\n", "x".repeat(100));
+        let fx = fixture("");
+        let mut f = Follower::open(&fx.path, true, WATCH).unwrap();
+        append(&fx.path, &line.repeat(3));
+        assert_eq!(read(&mut f).len(), 3);
+        // copytruncate: the content copied to `.1`, the file truncated, writing goes on.
+        fs::copy(&fx.path, fx.path.with_extension("log.1")).unwrap();
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&fx.path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        assert!(read(&mut f).is_empty());
+        append(&fx.path, "after\n");
+        // A rotation makes the follower look at the directory: the copy is known.
+        fs::rename(&fx.path, fx.path.with_extension("log.2")).unwrap();
+        fs::write(&fx.path, "next\n").unwrap();
+        assert_eq!(read(&mut f), ["after", "next"]);
     }
 }

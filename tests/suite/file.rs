@@ -437,10 +437,11 @@ fn log_path_is_the_stable_active_name() {
 #[test]
 fn a_failing_rotation_keeps_writing_instead_of_spinning() {
     let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
     let (dispatch, guard) = start_logging(
         logwarden::builder()
             .service("spin")
-            .dir(dir.path())
+            .dir(&logs)
             .max_bytes(2048)
             .shutdown_timeout(Duration::from_secs(10)),
     );
@@ -448,17 +449,34 @@ fn a_failing_rotation_keeps_writing_instead_of_spinning() {
     tracing::dispatcher::with_default(&dispatch, || {
         tracing::info!("first");
         assert!(guard.flush());
-        // Deleted underneath: until the writer notices (about a second), renaming it for the
-        // size rotation fails. The writer must keep writing, not retry the rename forever.
-        fs::remove_file(&path).unwrap();
+        // The directory replaced by a plain file: neither renaming the active file for the size
+        // rotation nor recreating it can work. The writer must keep writing, not retry forever.
+        fs::remove_dir_all(&logs).unwrap();
+        fs::write(&logs, "in the way").unwrap();
         for seq in 0..200 {
             tracing::info!(seq, "past the limit while rotation fails");
         }
         assert!(guard.flush(), "the writer is stuck");
+        let stats = guard.stats();
+        assert!(stats.rotation_errors >= 1, "{stats:?}");
+        // Once the directory can be made again, what was written meanwhile is in it.
+        fs::remove_file(&logs).unwrap();
+        tracing::info!("after");
     });
-    let stats = guard.stats();
-    assert!(stats.rotation_errors >= 1, "{stats:?}");
-    assert_eq!(stats.lines_lost, 0);
+    assert!(guard.flush());
+    let records: Vec<Value> = log_files(&logs, "spin.log")
+        .iter()
+        .flat_map(|f| read_records(f))
+        .collect();
+    let seqs: Vec<u64> = records.iter().filter_map(|r| r["seq"].as_u64()).collect();
+    assert_eq!(
+        seqs,
+        (0..200).collect::<Vec<_>>(),
+        "every line, once, in order"
+    );
+    assert!(records.iter().any(|r| r["message"] == "after"));
+    assert_eq!(guard.stats().lines_lost, 0);
+    assert!(path.exists());
 }
 
 #[test]

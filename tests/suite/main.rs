@@ -34,6 +34,7 @@ mod record;
 mod reload;
 mod rotation_timezone;
 mod rsyslog;
+#[cfg(all(feature = "gzip", feature = "http"))]
 mod soak;
 mod span_views;
 #[cfg(not(feature = "http"))]
