@@ -16,12 +16,70 @@ pub(crate) fn report(args: fmt::Arguments<'_>) {
 /// Counters shared by the writers of one `init()`/`build()`.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
+    /// Events by level, counted by the callers' threads.
+    pub(crate) events: EventCounts,
+    /// Records written by the main writer (the file, or the configured writer; not stdout).
+    pub(crate) lines_written: AtomicU64,
     pub(crate) lines_dropped: AtomicU64,
     pub(crate) lines_lost: AtomicU64,
     pub(crate) write_errors: AtomicU64,
     pub(crate) rotations: AtomicU64,
     pub(crate) rotation_errors: AtomicU64,
     pub(crate) torn_lines: AtomicU64,
+}
+
+/// Events by level, ERROR first, counted by the callers' threads: each thread adds to one of a
+/// few shards, each on cache lines of its own, so that producers on different cores do not
+/// take turns owning one line (and the writer thread's counters are not beside them).
+#[derive(Debug, Default)]
+pub(crate) struct EventCounts {
+    shards: [Shard; SHARDS],
+}
+
+/// Enough for the cores a service usually gets; threads beyond share shards, still correct.
+const SHARDS: usize = 16;
+
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Shard([AtomicU64; 5]);
+
+/// The levels in the order of [`EventCounts::get`], as the metrics label them.
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+pub(crate) const LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
+
+static NEXT_SHARD: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static SHARD: usize = (NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS as u64) as usize;
+}
+
+impl EventCounts {
+    /// One relaxed add on this thread's shard: the whole cost of counting on the hot path.
+    #[inline]
+    pub(crate) fn count(&self, level: &tracing_core::Level) {
+        let i = match *level {
+            tracing_core::Level::ERROR => 0,
+            tracing_core::Level::WARN => 1,
+            tracing_core::Level::INFO => 2,
+            tracing_core::Level::DEBUG => 3,
+            tracing_core::Level::TRACE => 4,
+        };
+        // A thread being torn down has no shard left: the first one does.
+        let shard = SHARD.try_with(|s| *s).unwrap_or(0);
+        self.shards[shard].0[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The events so far, by level in the order of [`LEVELS`].
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn get(&self) -> [u64; 5] {
+        let mut out = [0; 5];
+        for shard in &self.shards {
+            for (sum, n) in out.iter_mut().zip(&shard.0) {
+                *sum += n.load(Ordering::Relaxed);
+            }
+        }
+        out
+    }
 }
 
 impl Counters {

@@ -33,6 +33,8 @@ pub struct Guard {
     timeout: Duration,
     path: Option<PathBuf>,
     filter: FilterHandle,
+    #[cfg(feature = "metrics")]
+    metrics: Option<crate::metrics::Exported>,
 }
 
 impl std::fmt::Debug for Guard {
@@ -61,7 +63,42 @@ impl Guard {
             timeout,
             path,
             filter,
+            #[cfg(feature = "metrics")]
+            metrics: None,
         }
+    }
+
+    #[cfg(feature = "metrics")]
+    pub(crate) fn set_metrics(&mut self, metrics: crate::metrics::Exported) {
+        self.metrics = Some(metrics);
+    }
+
+    /// The stack's counters in the Prometheus text format (version 0.0.4), for a program that
+    /// serves its own `/metrics`: append this text to it. The same text is served on
+    /// [`Builder::metrics_addr`](crate::Builder::metrics_addr) when set. Every series carries
+    /// the labels `service` and `env`:
+    ///
+    /// - `logwarden_events_total{level="error"|"warn"|"info"|"debug"|"trace"}`
+    /// - `logwarden_lines_written_total`, `logwarden_lines_dropped_total`,
+    ///   `logwarden_lines_lost_total`, `logwarden_write_errors_total`,
+    ///   `logwarden_rotations_total`, `logwarden_rotation_errors_total`
+    /// - with alerts on: `logwarden_alerts_sent_total`, `logwarden_alerts_failed_total`,
+    ///   `logwarden_alerts_dropped_total`, `logwarden_incidents_opened_total`,
+    ///   `logwarden_incidents_resolved_total` and the gauge `logwarden_incidents_open`.
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub fn metrics(&self) -> String {
+        self.metrics
+            .as_ref()
+            .map(|m| m.metrics.render())
+            .unwrap_or_default()
+    }
+
+    /// Where the metrics are served, if they are: the port the system chose for port 0.
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics.as_ref()?.server.as_ref().map(|s| s.addr())
     }
 
     /// A handle to change the filter directives at runtime (see [`FilterHandle`]), e.g. to

@@ -61,6 +61,9 @@
 //! - `http` (on by default): alerts are posted to webhooks over HTTPS (`ureq` with `rustls`).
 //!   Without it nothing of the HTTP stack is built; alerts go to stderr and the log file, and a
 //!   configured webhook or notifier makes `init()` return an [`Error`] naming the setting.
+//! - `metrics` (on by default): [`Guard::metrics`] gives the stack's counters in the Prometheus
+//!   text format, and [`Builder::metrics_addr`] (`LOGWARDEN_METRICS_ADDR`) serves them on
+//!   `GET /metrics` (`prometheus-client`). Without it, asking to serve them is an [`Error`].
 //! - `gzip` (off by default): compress rotated files to `.gz` on a background thread
 //!   ([`Builder::compress`], `LOGWARDEN_COMPRESS`). Without it, asking for compression makes
 //!   `init()` return an [`Error`] rather than keep the files uncompressed.
@@ -88,6 +91,8 @@ mod error;
 pub mod file;
 mod guard;
 mod host;
+#[cfg(feature = "metrics")]
+mod metrics;
 pub mod notify;
 mod panic;
 mod parse;

@@ -13,13 +13,18 @@ use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Context, Filter, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
+use std::sync::Arc;
+
 use crate::alert::AlertLayer;
+use crate::diag::Counters;
 use crate::reload::{read, Directives, DispatchSlot};
 
 /// Outputs (`O`: the JSON file layer, with stdout) and, optionally, the alert layer.
 pub(crate) struct Stack<O> {
     outputs: O,
     alert: Option<AlertLayer>,
+    /// Events by level, for the metrics.
+    events: Arc<Counters>,
     directives: Directives,
     /// Told the dispatcher at registration, for the filter handle.
     dispatch: DispatchSlot,
@@ -38,6 +43,7 @@ pub(crate) fn stack<O>(
     alert: Option<AlertLayer>,
     directives: Directives,
     dispatch: DispatchSlot,
+    events: Arc<Counters>,
 ) -> (Stack<O>, StackFilter) {
     let filter = StackFilter {
         directives: Directives::clone(&directives),
@@ -46,6 +52,7 @@ pub(crate) fn stack<O>(
     let stack = Stack {
         outputs,
         alert,
+        events,
         directives,
         dispatch,
     };
@@ -99,6 +106,7 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        self.events.events.count(event.metadata().level());
         let Some(alert) = self
             .alert
             .as_ref()

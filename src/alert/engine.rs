@@ -38,6 +38,9 @@ pub(crate) struct Settings {
     pub(crate) service: String,
     pub(crate) env: String,
     pub(crate) host: String,
+    /// The process the alerts speak for: this one in-process, none for `logwarden watch`, which
+    /// reads lines of any number of processes.
+    pub(crate) pid: Option<u32>,
     pub(crate) mention: Option<String>,
 }
 
@@ -305,6 +308,7 @@ impl Engine {
             service: s.service.clone(),
             env: s.env.clone(),
             host: s.host.clone(),
+            pid: s.pid,
             threshold: s.threshold,
             window: s.window,
             errors_in_window: s.threshold,
@@ -350,6 +354,7 @@ mod tests {
             service: "orders".into(),
             env: "test".into(),
             host: "h".into(),
+            pid: Some(7),
             mention: None,
         })
     }

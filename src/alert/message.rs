@@ -67,6 +67,9 @@ pub struct Alert {
     pub env: String,
     /// The host the process runs on.
     pub host: String,
+    /// The process the alert speaks for: the one that logged the errors, or none when
+    /// `logwarden watch` decided from a file's lines.
+    pub pid: Option<u32>,
     /// ERROR events within `window` that open an incident.
     pub threshold: usize,
     /// The sliding window.

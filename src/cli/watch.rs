@@ -30,7 +30,9 @@ const IDLE: Duration = Duration::from_millis(100);
 
 pub(crate) fn run(args: WatchArgs) -> Result<(), Failure> {
     let path = active_file(&args.path)?;
-    let alerting = configure(&args, &path)?;
+    let mut alerting = configure(&args, &path)?;
+    // The lines may come from any number of processes: the alert speaks for none of them.
+    alerting.settings.pid = None;
     let stop = stop_on_signals()?;
     let mut follower = Follower::open(&path, args.from_start, true)
         .map_err(|e| Failure(format!("{}: cannot read: {e}", path.display())))?;
@@ -42,10 +44,15 @@ pub(crate) fn run(args: WatchArgs) -> Result<(), Failure> {
         human_duration(settings.window),
         human_duration(settings.cooldown)
     );
-    let has_webhook = alerting.notifier.is_some();
-    let destination = match &alerting.notifier {
-        Some(n) => format!("alerts go to {} ({}) and stdout", n.name(), n.webhook()),
-        None => "no SLACK_WEBHOOK_URL: alerts go to stdout and stderr only".to_owned(),
+    let has_webhook = alerting.destinations.any();
+    let destination = if has_webhook {
+        format!(
+            "alerts go to {} and stdout",
+            alerting.destinations.describe()
+        )
+    } else {
+        "no SLACK_WEBHOOK_URL or LOGWARDEN_ALERTMANAGER_URL: alerts go to stdout and stderr only"
+            .to_owned()
     };
     // A replay starts the clock at the epoch: the first timestamped line sets it.
     let clock = ManualClock::new(if args.from_start {
@@ -66,7 +73,7 @@ pub(crate) fn run(args: WatchArgs) -> Result<(), Failure> {
     };
     let (outbox, inbox) = alert::outbox(options.queue);
     let mut delivery = notify::spawn(
-        alerting.notifier,
+        alerting.destinations,
         tracker.clone(),
         (outbox.clone(), inbox),
         None,

@@ -8,7 +8,9 @@ use std::time::Duration;
 use crate::clock::ManualClock;
 use crate::error::Error;
 use crate::file::{Rotation, Timezone};
-use crate::notify::{DeliveryOptions, Notifier, Webhook};
+use crate::notify::{
+    Alertmanager, DeliveryOptions, Notifier, Webhook, DEFAULT_ALERTNAME, DEFAULT_RESEND,
+};
 use crate::record::{Format, Key, Layout, TimeFormat, DEFAULT_MAX_LINE_BYTES};
 use crate::redact::{Redaction, ValuePatterns};
 use crate::writer::{Overflow, StdoutMode};
@@ -104,6 +106,16 @@ pub(super) struct AlertSettings {
     pub(super) cooldown: Duration,
     pub(super) mention: Option<String>,
     pub(super) delivery: DeliveryOptions,
+    pub(super) alertmanager: AlertmanagerSettings,
+}
+
+/// Alertmanager as a destination, besides or instead of the webhook.
+#[derive(Debug)]
+pub(super) struct AlertmanagerSettings {
+    /// Comma-separated base URLs: a credential, like a webhook.
+    pub(super) urls: Option<Val<String>>,
+    pub(super) alertname: Val<String>,
+    pub(super) resend: Val<Duration>,
 }
 
 /// Starts configuring logwarden in code. See [`Builder`].
@@ -138,6 +150,8 @@ pub struct Builder {
     pub(super) record: RecordSettings,
     pub(super) alerts: AlertSettings,
     pub(super) capture_log: bool,
+    /// Where to serve `GET /metrics`; unset: not served.
+    pub(super) metrics_addr: Option<Val<String>>,
     /// Unset: on with `init()`, off with `build()`/`subscriber()`.
     pub(super) panic_hook: Option<bool>,
     pub(super) clock: Option<ManualClock>,
@@ -187,8 +201,17 @@ impl Default for Builder {
                 cooldown: DEFAULT_ALERT_COOLDOWN,
                 mention: None,
                 delivery: DeliveryOptions::default(),
+                alertmanager: AlertmanagerSettings {
+                    urls: None,
+                    alertname: Val::new(
+                        DEFAULT_ALERTNAME.to_owned(),
+                        "LOGWARDEN_ALERTMANAGER_ALERTNAME",
+                    ),
+                    resend: Val::new(DEFAULT_RESEND, "LOGWARDEN_ALERTMANAGER_RESEND"),
+                },
             },
             capture_log: true,
+            metrics_addr: None,
             panic_hook: None,
             clock: None,
             env_error: None,
@@ -230,6 +253,23 @@ impl fmt::Debug for Builder {
                     }),
             )
             .field("notifier", &alerts.notifier)
+            // Credentials again: scheme and host of each instance at most.
+            .field(
+                "alertmanager",
+                &alerts
+                    .alertmanager
+                    .urls
+                    .as_ref()
+                    .map(|v| match Alertmanager::targets(&v.value) {
+                        Ok(t) => t.iter().map(|w| w.origin().to_owned()).collect(),
+                        Err(e) => vec![e.shown],
+                    }),
+            )
+            .field(
+                "alertmanager_alertname",
+                &alerts.alertmanager.alertname.value,
+            )
+            .field("alertmanager_resend", &alerts.alertmanager.resend.value)
             .field("alert_threshold", &alerts.threshold.value)
             .field("alert_window", &alerts.window.value)
             .field("alert_cooldown", &alerts.cooldown)
@@ -240,6 +280,10 @@ impl fmt::Debug for Builder {
                 &record.max_field_bytes.as_ref().map(|v| v.value),
             )
             .field("max_line_bytes", &record.max_line_bytes.value)
+            .field(
+                "metrics_addr",
+                &self.metrics_addr.as_ref().map(|v| &v.value),
+            )
             .field("panic_hook", &self.panic_hook)
             .field("layout", &record.layout)
             .field("env_fields", &record.env_fields)
@@ -443,6 +487,33 @@ impl Builder {
         self
     }
 
+    /// Post alerts to Alertmanager: `urls` is one base URL (`http://alertmanager:9093`) or
+    /// several separated by commas, the instances of an HA cluster, each posted to at
+    /// `/api/v2/alerts`. Works beside a Slack webhook or instead of it. The URLs may carry
+    /// `user:password@` for basic auth and are never printed beyond scheme and host.
+    ///
+    /// Each incident is one alert labelled `alertname`, `service`, `env`, `host` and `pid`,
+    /// re-posted every [`alertmanager_resend`](Builder::alertmanager_resend) while open, with an
+    /// `endsAt` four intervals ahead, so that the alert of a process that died expires.
+    pub fn alertmanager(mut self, urls: impl Into<String>) -> Self {
+        self.alerts.alertmanager.urls = Some(Val::new(urls.into(), "alertmanager"));
+        self
+    }
+
+    /// The `alertname` label of the alerts posted to Alertmanager (default `LogwardenErrors`).
+    pub fn alertmanager_alertname(mut self, name: impl Into<String>) -> Self {
+        self.alerts.alertmanager.alertname = Val::new(name.into(), "alertmanager_alertname");
+        self
+    }
+
+    /// How often an open incident is posted to Alertmanager again (default 1 min, as
+    /// Prometheus's `resend_delay`); a resolution is repeated at this pace until the last
+    /// firing post would have expired.
+    pub fn alertmanager_resend(mut self, interval: Duration) -> Self {
+        self.alerts.alertmanager.resend = Val::new(interval, "alertmanager_resend");
+        self
+    }
+
     /// ERROR events within the window that open an incident (at least 1).
     pub fn alert_threshold(mut self, errors: usize) -> Self {
         self.alerts.threshold = Val::new(errors, "alert_threshold");
@@ -480,6 +551,23 @@ impl Builder {
     pub fn alert_retries(mut self, attempts: u32, first_delay: Duration) -> Self {
         self.alerts.delivery.max_attempts = attempts.max(1);
         self.alerts.delivery.backoff = first_delay;
+        self
+    }
+}
+
+/// Metrics.
+impl Builder {
+    /// Serve the stack's counters in the Prometheus text format on `GET /metrics` at `addr`
+    /// (`127.0.0.1:9464`; a missing host, `:9464`, is loopback), from a background thread:
+    /// events by level, lines written and dropped, write errors, alerts sent and failed,
+    /// incidents opened and open. Port 0 lets the system choose
+    /// ([`Guard::metrics_addr`](crate::Guard::metrics_addr) tells which). The same text is
+    /// [`Guard::metrics`](crate::Guard::metrics), for a program that serves metrics itself.
+    ///
+    /// Needs the `metrics` cargo feature (on by default); without it, `init()` refuses the
+    /// setting with an [`Error`](crate::Error) naming it.
+    pub fn metrics_addr(mut self, addr: impl Into<String>) -> Self {
+        self.metrics_addr = Some(Val::new(addr.into(), "metrics_addr"));
         self
     }
 }

@@ -414,6 +414,65 @@ pub(super) const VARS: &[Var] = &[
         },
     },
     Var {
+        name: "LOGWARDEN_ALERTMANAGER_URL",
+        sets: "the Alertmanager instances alerts are posted to, besides or instead of Slack",
+        expects: "one or more Alertmanager base URLs separated by commas, such as http://alertmanager:9093",
+        default: "unset",
+        method: "alertmanager()",
+        unless: None,
+        checked_anyway: false,
+        secret: true,
+        apply: |b, name, v| {
+            // Validated at init, like the webhook: the error shows scheme and host only.
+            b.alerts.alertmanager.urls = Some(Val::new(v.to_owned(), name));
+            Ok(())
+        },
+    },
+    Var {
+        name: "LOGWARDEN_ALERTMANAGER_ALERTNAME",
+        sets: "the `alertname` label of alerts posted to Alertmanager",
+        expects: "a label value that is not empty",
+        default: "`LogwardenErrors`",
+        method: "alertmanager_alertname()",
+        unless: None,
+        checked_anyway: false,
+        secret: false,
+        apply: |b, name, v| {
+            b.alerts.alertmanager.alertname = Val::new(v.to_owned(), name);
+            Ok(())
+        },
+    },
+    Var {
+        name: "LOGWARDEN_ALERTMANAGER_RESEND",
+        sets: "how often an open incident is posted to Alertmanager again",
+        expects: "a duration such as 60s, 30s or 1m, at least 100ms",
+        default: "`1m`",
+        method: "alertmanager_resend()",
+        unless: None,
+        checked_anyway: false,
+        secret: false,
+        apply: |b, name, v| {
+            let resend = parsed(v, parse::duration)?;
+            b.alerts.alertmanager.resend = Val::new(resend, name);
+            Ok(())
+        },
+    },
+    Var {
+        name: "LOGWARDEN_METRICS_ADDR",
+        sets: "where `GET /metrics` is served, in the Prometheus text format (cargo feature `metrics`)",
+        expects: "an address to listen on such as 127.0.0.1:9464, or :9464 for loopback",
+        default: "unset: not served",
+        method: "metrics_addr()",
+        unless: None,
+        checked_anyway: false,
+        secret: false,
+        apply: |b, name, v| {
+            // Parsed at init, where a name is resolved and the error can say why.
+            b.metrics_addr = Some(Val::new(v.to_owned(), name));
+            Ok(())
+        },
+    },
+    Var {
         name: "LOGWARDEN_REDACT_KEYS",
         sets: "more field names to redact, added to the code's and the defaults",
         expects: "field names separated by commas",

@@ -140,12 +140,26 @@ pub(super) struct Assembled {
     pretty: Option<NonBlocking>,
     alert: Option<AlertLayer>,
     capture_log: bool,
+    counters: Arc<Counters>,
     guard: Guard,
 }
 
 /// Opens the log and starts the threads. On an error, whatever was started stops again.
 pub(super) fn start(plan: Plan) -> Result<Assembled, Error> {
     let counters = Arc::new(Counters::default());
+    // Bound before anything starts: an address in use fails here, with nothing to stop.
+    #[cfg(feature = "metrics")]
+    let metrics_listener = match plan.metrics_addr {
+        Some((addr, from)) => Some(crate::metrics::Bound::bind(addr).map_err(|e| {
+            Error::io(
+                from,
+                &addr.to_string(),
+                "cannot serve metrics on this address",
+                e,
+            )
+        })?),
+        None => None,
+    };
     let layer = plan.layer;
     let notice = layer.notice();
     let (sink, path): (Box<dyn Sink>, _) = match plan.output {
@@ -186,7 +200,7 @@ pub(super) fn start(plan: Plan) -> Result<Assembled, Error> {
         }
     };
 
-    let spawn = |sink: Box<dyn Sink>, name: &str| {
+    let spawn = |sink: Box<dyn Sink>, name: &str, main: bool| {
         writer::spawn(
             sink,
             plan.buffer_bytes,
@@ -194,16 +208,18 @@ pub(super) fn start(plan: Plan) -> Result<Assembled, Error> {
             Arc::clone(&counters),
             Some(Box::new(notice.clone())),
             name,
+            main,
         )
         .map_err(|e| Error::io("writer thread", name, "cannot start the writer thread", e))
     };
-    let mut workers = vec![spawn(sink, "logwarden-writer")?];
+    let mut workers = vec![spawn(sink, "logwarden-writer", true)?];
     let mut records = NonBlocking::new(&workers[0]);
     let mut pretty = None;
     if plan.stdout.is_json() || plan.stdout.is_pretty() {
         let stdout = spawn(
             Box::new(IoSink::new(stdout_writer(), "stdout")),
             "logwarden-stdout",
+            false,
         )?;
         if plan.stdout.is_json() {
             records = records.with_tee(&stdout);
@@ -218,7 +234,7 @@ pub(super) fn start(plan: Plan) -> Result<Assembled, Error> {
             let (outbox, inbox) = alert::outbox(alerting.delivery.queue);
             let counters = Arc::clone(&outbox.counters);
             let delivery = notify::spawn(
-                alerting.notifier,
+                alerting.destinations,
                 tracker.clone(),
                 (outbox.clone(), inbox),
                 Some((records.clone(), notice)),
@@ -242,6 +258,42 @@ pub(super) fn start(plan: Plan) -> Result<Assembled, Error> {
         }
         None => (None, None),
     };
+    #[cfg(feature = "metrics")]
+    let exported = {
+        let metrics = Arc::new(crate::metrics::Metrics::new(
+            &plan.service,
+            &plan.env,
+            Arc::clone(&counters),
+            alerts
+                .as_ref()
+                .map(|a| (Arc::clone(&a.counters), a.tracker.clone())),
+        ));
+        let server = match metrics_listener {
+            Some(bound) => Some(
+                crate::metrics::Server::start(bound, Arc::clone(&metrics)).map_err(|e| {
+                    Error::io(
+                        "metrics thread",
+                        "logwarden-metrics",
+                        "cannot start the metrics thread",
+                        e,
+                    )
+                })?,
+            ),
+            None => None,
+        };
+        crate::metrics::Exported { metrics, server }
+    };
+    #[cfg_attr(not(feature = "metrics"), allow(unused_mut))]
+    let mut guard = Guard::new(
+        workers,
+        alerts,
+        Arc::clone(&counters),
+        plan.shutdown_timeout,
+        path,
+        plan.filter_handle,
+    );
+    #[cfg(feature = "metrics")]
+    guard.set_metrics(exported);
     Ok(Assembled {
         filter: plan.directives,
         dispatch: plan.dispatch,
@@ -249,14 +301,8 @@ pub(super) fn start(plan: Plan) -> Result<Assembled, Error> {
         pretty,
         alert,
         capture_log: plan.capture_log,
-        guard: Guard::new(
-            workers,
-            alerts,
-            counters,
-            plan.shutdown_timeout,
-            path,
-            plan.filter_handle,
-        ),
+        counters,
+        guard,
     })
 }
 
@@ -306,7 +352,13 @@ impl Assembled {
         let outputs = self
             .json
             .and_then(self.pretty.map(|w| pretty_layer(w, policy)));
-        let (stack, filter) = crate::stack::stack(outputs, self.alert, self.filter, self.dispatch);
+        let (stack, filter) = crate::stack::stack(
+            outputs,
+            self.alert,
+            self.filter,
+            self.dispatch,
+            self.counters,
+        );
         (stack, filter, self.guard, self.capture_log)
     }
 

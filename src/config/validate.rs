@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 
-use super::builder::{Builder, Val, WebhookKind};
+use super::builder::{AlertmanagerSettings, Builder, Val, WebhookKind};
 use crate::alert;
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::file::FileOptions;
-use crate::notify::{DeliveryOptions, JsonNotifier, Notifier, SlackNotifier, Webhook};
+use crate::notify::{
+    Alertmanager, DeliveryOptions, Destinations, JsonNotifier, Notifier, SlackNotifier, Webhook,
+};
 use crate::record::{JsonLayer, Layout, DEFAULT_MAX_FIELD_BYTES, MIN_FIELD_BYTES, MIN_LINE_BYTES};
 use crate::reload::{Directives, DispatchSlot, FilterHandle};
 use crate::writer::{Overflow, StdoutMode};
@@ -22,7 +24,7 @@ use crate::writer::{Overflow, StdoutMode};
 /// its notifier are built from.
 pub(crate) struct Alerting {
     pub(crate) settings: alert::Settings,
-    pub(crate) notifier: Option<Box<dyn Notifier>>,
+    pub(crate) destinations: Destinations,
     pub(crate) delivery: DeliveryOptions,
 }
 
@@ -53,6 +55,13 @@ pub(super) struct Plan {
     pub(super) alerting: Option<Alerting>,
     pub(super) clock: Clock,
     pub(super) capture_log: bool,
+    /// Where to serve the metrics, and the setting that said so; the labels of the metrics.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(super) metrics_addr: MetricsAddr,
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(super) service: String,
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(super) env: String,
 }
 
 /// Checks everything `builder` says. `panic_hook`: whether the panic hook will be installed
@@ -76,6 +85,7 @@ pub(super) fn validate(mut b: Builder, panic_hook: bool) -> Result<Plan, Error> 
     let (service, service_from) = take_service(&mut b)?;
     let env = take_env(&mut b);
     let alerting = take_alerting(&mut b, service.clone(), env.clone())?;
+    let metrics_addr = take_metrics_addr(&mut b)?;
     let file = &b.file;
     if file.max_bytes.value == Some(0) {
         return Err(Error::invalid(
@@ -158,8 +168,8 @@ pub(super) fn validate(mut b: Builder, panic_hook: bool) -> Result<Plan, Error> 
         r.values(values)
     };
     let layer = JsonLayer::new(())
-        .service(service)
-        .env(env)
+        .service(service.clone())
+        .env(env.clone())
         .clock(clock.clone())
         .redaction(redaction)
         .max_line_bytes(record.max_line_bytes.value)
@@ -202,7 +212,40 @@ pub(super) fn validate(mut b: Builder, panic_hook: bool) -> Result<Plan, Error> 
         alerting: b.alerts.on.then_some(alerting),
         clock,
         capture_log: b.capture_log,
+        metrics_addr,
+        service,
+        env,
     })
+}
+
+/// Where to serve the metrics: an address to listen on, named or not.
+type MetricsAddr = Option<(std::net::SocketAddr, &'static str)>;
+
+#[cfg(feature = "metrics")]
+fn take_metrics_addr(b: &mut Builder) -> Result<MetricsAddr, Error> {
+    let Some(v) = b.metrics_addr.take() else {
+        return Ok(None);
+    };
+    match crate::metrics::parse_addr(&v.value) {
+        Some(addr) => Ok(Some((addr, v.from))),
+        None => Err(Error::invalid(
+            v.from,
+            &v.value,
+            "expected an address to listen on such as 127.0.0.1:9464 (or :9464 for loopback)",
+        )),
+    }
+}
+
+#[cfg(not(feature = "metrics"))]
+fn take_metrics_addr(b: &mut Builder) -> Result<MetricsAddr, Error> {
+    match b.metrics_addr.take() {
+        None => Ok(None),
+        Some(v) => Err(Error::invalid(
+            v.from,
+            &v.value,
+            "serving metrics needs logwarden's `metrics` cargo feature (on by default)",
+        )),
+    }
 }
 
 impl Builder {
@@ -317,6 +360,7 @@ fn take_alerting(b: &mut Builder, service: String, env: String) -> Result<Alerti
              without it, alerts go to stderr and the log file",
         ));
     }
+    let alertmanager = take_alertmanager(&mut a.alertmanager)?;
     Ok(Alerting {
         settings: alert::Settings {
             threshold: a.threshold.value,
@@ -325,9 +369,48 @@ fn take_alerting(b: &mut Builder, service: String, env: String) -> Result<Alerti
             service,
             env,
             host: crate::host::host_name().to_owned(),
+            pid: Some(std::process::id()),
             mention: a.mention.take(),
         },
-        notifier,
+        destinations: Destinations {
+            notifier,
+            alertmanager,
+        },
         delivery: std::mem::take(&mut a.delivery),
     })
+}
+
+/// The least resend interval: faster is a flood, not a fresher alert.
+const MIN_RESEND: Duration = Duration::from_millis(100);
+
+fn take_alertmanager(am: &mut AlertmanagerSettings) -> Result<Option<Alertmanager>, Error> {
+    let Some(urls) = am.urls.take() else {
+        return Ok(None);
+    };
+    let targets = Alertmanager::targets(&urls.value).map_err(|e| e.into_error(urls.from))?;
+    if !cfg!(feature = "http") {
+        let shown: Vec<&str> = targets.iter().map(|t| t.origin()).collect();
+        return Err(Error::invalid(
+            urls.from,
+            &shown.join(","),
+            "posting alerts needs logwarden's `http` cargo feature (on by default)",
+        ));
+    }
+    let name = &am.alertname;
+    if name.value.trim().is_empty() {
+        return Err(Error::invalid(name.from, &name.value, "must not be empty"));
+    }
+    let resend = &am.resend;
+    if resend.value < MIN_RESEND {
+        return Err(Error::invalid(
+            resend.from,
+            &format!("{:?}", resend.value),
+            "must be at least 100ms",
+        ));
+    }
+    Ok(Some(Alertmanager {
+        targets,
+        alertname: name.value.clone(),
+        resend: resend.value,
+    }))
 }

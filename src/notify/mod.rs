@@ -1,9 +1,11 @@
 //! Where alerts go: the [`Notifier`] trait that shapes a request body, its Slack and plain-JSON
-//! implementations, and the [`Webhook`] URL they post to, which is a secret.
+//! implementations, and the [`Webhook`] URL they post to, which is a secret; and Alertmanager,
+//! which keeps an alert alive by resending it rather than receiving messages.
 //!
 //! Posting happens on a background thread with timeouts and retries (cargo feature `http`, on by
 //! default); without a notifier, or without the feature, alerts go to stderr and the log file.
 
+mod alertmanager;
 mod json;
 #[cfg(feature = "http")]
 mod post;
@@ -15,7 +17,8 @@ pub use json::JsonNotifier;
 pub use slack::SlackNotifier;
 pub use webhook::Webhook;
 
-pub(crate) use worker::{spawn, Delivery};
+pub(crate) use alertmanager::{Alertmanager, DEFAULT_ALERTNAME, DEFAULT_RESEND};
+pub(crate) use worker::{spawn, Delivery, Destinations};
 
 use std::time::Duration;
 

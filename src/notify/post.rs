@@ -11,7 +11,7 @@ use crate::alert::{Alert, AlertCounters};
 use crate::diag::report;
 
 /// How one attempt ended.
-enum Attempt {
+pub(super) enum Attempt {
     Delivered,
     /// Worth another try, after at least this long (a 429's `Retry-After`).
     Retry(String, Option<Duration>),
@@ -19,15 +19,21 @@ enum Attempt {
     Permanent(String),
 }
 
-/// A notifier and the HTTP client that posts what it shapes.
-pub(super) struct Destination {
-    notifier: Box<dyn Notifier>,
+/// The HTTP client alerts are posted with, shared by every destination.
+pub(super) struct Poster {
     agent: ureq::Agent,
     rng: u64,
 }
 
-impl Destination {
-    pub(super) fn new(notifier: Box<dyn Notifier>, options: &DeliveryOptions) -> Self {
+/// What a post is about, for the report of a failure: "opened alert for incident #3".
+pub(super) struct About<'a> {
+    pub(super) what: String,
+    /// The destination's kind: `slack`, `alertmanager`.
+    pub(super) name: &'a str,
+}
+
+impl Poster {
+    pub(super) fn new(options: &DeliveryOptions) -> Self {
         let agent = ureq::Agent::config_builder()
             .timeout_connect(Some(options.connect_timeout))
             .timeout_global(Some(options.request_timeout))
@@ -37,62 +43,97 @@ impl Destination {
             .user_agent(concat!("logwarden/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        Destination {
-            notifier,
-            agent,
-            rng: seed(),
-        }
+        Poster { agent, rng: seed() }
     }
 
-    /// Posts `alert`, retrying as `options` say; `sleep` waits between attempts and says whether
-    /// to go on (not past the shutdown deadline). Every outcome is counted; a failure is
-    /// reported once.
-    pub(super) fn deliver(
+    /// Posts `alert` as `notifier` shapes it.
+    pub(super) fn notify(
         &mut self,
+        notifier: &dyn Notifier,
         alert: &Alert,
         options: &DeliveryOptions,
         counters: &AlertCounters,
         sleep: &dyn Fn(Duration) -> bool,
     ) {
-        let body = self.notifier.body(alert);
+        let about = About {
+            what: alert_name(alert),
+            name: notifier.name(),
+        };
+        let body = notifier.body(alert);
+        let targets = std::slice::from_ref(notifier.webhook());
+        self.deliver(&about, targets, &body, options, counters, sleep);
+    }
+
+    /// Posts `body` to every one of `targets`, retrying as `options` say: in rounds, so that one
+    /// instance that does not answer delays the others by one timeout, not by all its retries;
+    /// `sleep` waits between rounds and says whether to go on (not past the shutdown deadline).
+    /// Every outcome is counted, per target; a failure is reported once.
+    pub(super) fn deliver(
+        &mut self,
+        about: &About<'_>,
+        targets: &[Webhook],
+        body: &str,
+        options: &DeliveryOptions,
+        counters: &AlertCounters,
+        sleep: &dyn Fn(Duration) -> bool,
+    ) {
+        let mut pending: Vec<&Webhook> = targets.iter().collect();
         let mut attempt = 1;
-        let last_error = loop {
-            let (error, at_least) = match self.post(self.notifier.webhook(), &body) {
-                Attempt::Delivered => {
-                    counters.sent.fetch_add(1, Ordering::Relaxed);
-                    return;
+        loop {
+            let mut at_least: Option<Duration> = None;
+            let mut retry = Vec::new();
+            for target in pending {
+                match self.post(target, body) {
+                    Attempt::Delivered => {
+                        counters.sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Attempt::Permanent(error) => {
+                        failed(about, target, &format!("{error} (not retried)"), counters);
+                    }
+                    Attempt::Retry(error, wait) => {
+                        at_least = at_least.max(wait);
+                        retry.push((target, error));
+                    }
                 }
-                Attempt::Permanent(error) => break format!("{error} (not retried)"),
-                Attempt::Retry(error, at_least) => (error, at_least),
-            };
-            if attempt >= options.max_attempts {
-                break format!("{error} (after {attempt} attempts)");
+            }
+            if retry.is_empty() {
+                return;
             }
             let wait = at_least
                 .unwrap_or(backoff(options, &mut self.rng, attempt))
                 .min(options.max_backoff);
-            if !sleep(wait) {
-                break format!("{error} (gave up at shutdown after {attempt} attempts)");
+            let why = if attempt >= options.max_attempts {
+                Some(format!("after {attempt} attempts"))
+            } else if !sleep(wait) {
+                Some(format!("gave up at shutdown after {attempt} attempts"))
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                for (target, error) in retry {
+                    failed(about, target, &format!("{error} ({why})"), counters);
+                }
+                return;
             }
-            counters.retries.fetch_add(1, Ordering::Relaxed);
+            counters
+                .retries
+                .fetch_add(retry.len() as u64, Ordering::Relaxed);
+            pending = retry.into_iter().map(|(t, _)| t).collect();
             attempt += 1;
-        };
-        counters.failed.fetch_add(1, Ordering::Relaxed);
-        report(format_args!(
-            "{} alert for incident #{} not delivered to {} ({}): {last_error}",
-            alert.kind.as_str(),
-            alert.incident,
-            self.notifier.name(),
-            self.notifier.webhook(),
-        ));
+        }
     }
 
-    fn post(&self, webhook: &Webhook, body: &str) -> Attempt {
-        let result = self
+    /// One attempt at `body` to `webhook`; what went wrong is said without the URL.
+    pub(super) fn post(&self, webhook: &Webhook, body: &str) -> Attempt {
+        let (url, authorization) = split_credentials(webhook.expose());
+        let mut request = self
             .agent
-            .post(webhook.expose())
-            .header("Content-Type", "application/json; charset=utf-8")
-            .send(body);
+            .post(url.as_ref())
+            .header("Content-Type", "application/json; charset=utf-8");
+        if let Some(value) = &authorization {
+            request = request.header("Authorization", value);
+        }
+        let result = request.send(body);
         let mut response = match result {
             Ok(r) => r,
             // Errors of the HTTP stack may quote the URL: never show them unredacted.
@@ -133,9 +174,85 @@ impl Destination {
     }
 }
 
+pub(super) fn failed(about: &About<'_>, target: &Webhook, error: &str, counters: &AlertCounters) {
+    counters.failed.fetch_add(1, Ordering::Relaxed);
+    report(format_args!(
+        "{} not delivered to {} ({target}): {error}",
+        about.what, about.name,
+    ));
+}
+
+/// "opened alert for incident #3".
+pub(super) fn alert_name(alert: &Alert) -> String {
+    format!(
+        "{} alert for incident #{}",
+        alert.kind.as_str(),
+        alert.incident
+    )
+}
+
+/// `url` without the `user:password@` of its authority, and that as an HTTP Basic
+/// `Authorization` value: how Alertmanager behind a proxy with basic auth is usually reached.
+fn split_credentials(url: &str) -> (std::borrow::Cow<'_, str>, Option<String>) {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return (url.into(), None);
+    };
+    let rest = &url[scheme_end..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let Some((userinfo, _)) = authority.rsplit_once('@') else {
+        return (url.into(), None);
+    };
+    let stripped = format!("{}{}", &url[..scheme_end], &rest[userinfo.len() + 1..]);
+    let decoded = percent_decode(userinfo);
+    (stripped.into(), Some(format!("Basic {}", base64(&decoded))))
+}
+
+fn percent_decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// Exponential backoff with ±25 % jitter, so that many processes alerting at once do not retry
 /// in lockstep.
-fn backoff(options: &DeliveryOptions, rng: &mut u64, attempt: u32) -> Duration {
+pub(super) fn backoff(options: &DeliveryOptions, rng: &mut u64, attempt: u32) -> Duration {
     let base = options
         .backoff
         .saturating_mul(1 << attempt.saturating_sub(1).min(16));
@@ -146,9 +263,29 @@ fn backoff(options: &DeliveryOptions, rng: &mut u64, attempt: u32) -> Duration {
     base.mul_f64(jitter)
 }
 
-fn seed() -> u64 {
+pub(super) fn seed() -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     (nanos ^ u64::from(std::process::id()).rotate_left(32)) | 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_become_basic_auth() {
+        let (url, auth) =
+            split_credentials("https://am%40ops:p%3Ass@am.example:9093/api/v2/alerts");
+        assert_eq!(url, "https://am.example:9093/api/v2/alerts");
+        // base64("am@ops:p:ss")
+        assert_eq!(auth.as_deref(), Some("Basic YW1Ab3BzOnA6c3M="));
+        let (url, auth) = split_credentials("http://127.0.0.1:9093/a@b");
+        assert_eq!((url.as_ref(), auth), ("http://127.0.0.1:9093/a@b", None));
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+    }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+use super::alertmanager::Alertmanager;
 use super::{DeliveryOptions, Notifier};
 use crate::alert::{Alert, AlertKind, Job, Outbox, Tracker};
 use crate::diag::{enter_quiet_thread, report};
@@ -75,10 +76,39 @@ impl Delivery {
 /// Where alert records go: the log file's writer and the renderer of the crate's own records.
 pub(crate) type RecordSink = Option<(NonBlocking, Notice)>;
 
+/// Where alerts are posted: a notifier (Slack, JSON, the program's own), Alertmanager, both,
+/// or neither (stderr).
+#[derive(Debug, Default)]
+pub(crate) struct Destinations {
+    pub(crate) notifier: Option<Box<dyn Notifier>>,
+    pub(crate) alertmanager: Option<Alertmanager>,
+}
+
+impl Destinations {
+    /// Whether any alert leaves the process.
+    pub(crate) fn any(&self) -> bool {
+        self.notifier.is_some() || self.alertmanager.is_some()
+    }
+
+    /// Where alerts go, for a diagnostic: "slack (https://hooks.slack.com/…)". Never a path.
+    #[cfg_attr(all(feature = "http", not(feature = "cli")), allow(dead_code))]
+    pub(crate) fn describe(&self) -> String {
+        let mut out = Vec::new();
+        if let Some(n) = &self.notifier {
+            out.push(format!("{} ({})", n.name(), n.webhook()));
+        }
+        if let Some(am) = &self.alertmanager {
+            let targets: Vec<String> = am.targets.iter().map(|t| t.to_string()).collect();
+            out.push(format!("alertmanager ({})", targets.join(", ")));
+        }
+        out.join(" and ")
+    }
+}
+
 /// Starts the delivery thread on the reading end of `outbox`'s queue. Resolutions come from
 /// `tracker`, asked as often as it says.
 pub(crate) fn spawn(
-    notifier: Option<Box<dyn Notifier>>,
+    destinations: Destinations,
     tracker: Tracker,
     (outbox, inbox): (Outbox, Receiver<Job>),
     records: RecordSink,
@@ -86,17 +116,30 @@ pub(crate) fn spawn(
 ) -> std::io::Result<Delivery> {
     let control = Arc::new(Control::default());
     #[cfg(not(feature = "http"))]
-    if let Some(notifier) = notifier {
+    if destinations.any() {
         // The builder refuses this; should it happen anyway, it is said, not silently ignored.
         report(format_args!(
-            "alerts cannot be posted to {} ({}): logwarden was built without its `http` feature",
-            notifier.name(),
-            notifier.webhook()
+            "alerts cannot be posted to {}: logwarden was built without its `http` feature",
+            destinations.describe()
         ));
     }
+    #[cfg(feature = "http")]
+    let poster = destinations
+        .any()
+        .then(|| super::post::Poster::new(&options));
+    let Destinations {
+        notifier,
+        alertmanager,
+    } = destinations;
+    #[cfg(not(feature = "http"))]
+    let _ = (notifier, alertmanager);
     let worker = Worker {
         #[cfg(feature = "http")]
-        destination: notifier.map(|n| super::post::Destination::new(n, &options)),
+        poster,
+        #[cfg(feature = "http")]
+        instances: alertmanager.map(super::alertmanager::Instances::new),
+        #[cfg(feature = "http")]
+        notifier,
         tracker,
         records,
         options,
@@ -116,7 +159,12 @@ pub(crate) fn spawn(
 
 struct Worker {
     #[cfg(feature = "http")]
-    destination: Option<super::post::Destination>,
+    poster: Option<super::post::Poster>,
+    /// What each Alertmanager instance has heard, and when to post to it next.
+    #[cfg(feature = "http")]
+    instances: Option<super::alertmanager::Instances>,
+    #[cfg(feature = "http")]
+    notifier: Option<Box<dyn Notifier>>,
     tracker: Tracker,
     records: RecordSink,
     options: DeliveryOptions,
@@ -132,7 +180,13 @@ impl Worker {
         enter_quiet_thread();
         loop {
             let mut stop = false;
-            match rx.recv_timeout(self.tracker.next_check()) {
+            #[cfg_attr(not(feature = "http"), allow(unused_mut))]
+            let mut wait = self.tracker.next_check();
+            #[cfg(feature = "http")]
+            if let Some(next) = self.instances.as_ref().and_then(|i| i.next(Instant::now())) {
+                wait = wait.min(next);
+            }
+            match rx.recv_timeout(wait) {
                 Ok(Job::Alert(alert)) => self.deliver(&alert),
                 Ok(Job::Wake) | Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => stop = true,
@@ -140,6 +194,7 @@ impl Worker {
             if let Some(alert) = self.tracker.due() {
                 self.deliver(&alert);
             }
+            self.resend();
             if stop || self.control.state.lock().deadline.is_some() {
                 while let Ok(job) = rx.try_recv() {
                     if let Job::Alert(alert) = job {
@@ -149,6 +204,10 @@ impl Worker {
                 // An incident still open gets its last word before the process goes.
                 if let Some(alert) = self.tracker.stop() {
                     self.deliver(&alert);
+                }
+                #[cfg(feature = "http")]
+                if let Some(instances) = &mut self.instances {
+                    instances.stop(&self.counters);
                 }
                 break;
             }
@@ -165,14 +224,31 @@ impl Worker {
             let _ = writeln!(std::io::stdout().lock(), "{}", echo_line(alert));
         }
         #[cfg(feature = "http")]
-        if let Some(mut destination) = self.destination.take() {
-            destination.deliver(alert, &self.options, &self.counters, &|wait| {
-                self.sleep(wait)
-            });
-            self.destination = Some(destination);
+        if let Some(poster) = self.poster.take() {
+            // Alertmanager first: one attempt per instance, never a wait; then the notifier,
+            // whose retries wait (within the shutdown deadline).
+            if let Some(instances) = &mut self.instances {
+                instances.news(&poster, alert, &self.options, &self.counters);
+            }
+            if let Some(notifier) = &self.notifier {
+                let sleep = |wait| self.sleep(wait);
+                let mut poster = poster;
+                poster.notify(&**notifier, alert, &self.options, &self.counters, &sleep);
+                self.poster = Some(poster);
+            } else {
+                self.poster = Some(poster);
+            }
             return;
         }
         report(format_args!("{}", terminal_text(alert)));
+    }
+
+    /// Retries to Alertmanager instances and the resend, when due.
+    fn resend(&mut self) {
+        #[cfg(feature = "http")]
+        if let (Some(instances), Some(poster)) = (&mut self.instances, &self.poster) {
+            instances.tick(poster, &self.options, &self.counters);
+        }
     }
 
     /// Sleeps `wait`, unless the shutdown deadline comes first. Returns whether to go on.
@@ -269,7 +345,10 @@ fn terminal_text(alert: &Alert) -> String {
         }
     }
     if alert.kind != AlertKind::Resolved {
-        out.push_str("\n  (no webhook configured: set SLACK_WEBHOOK_URL to post alerts to Slack)");
+        out.push_str(
+            "\n  (no webhook configured: set SLACK_WEBHOOK_URL to post alerts to Slack, \
+             or LOGWARDEN_ALERTMANAGER_URL to Alertmanager)",
+        );
     }
     out
 }

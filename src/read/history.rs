@@ -371,6 +371,7 @@ impl Tally {
                     service: service.to_owned(),
                     env: String::new(),
                     host: String::new(),
+                    pid: None,
                     mention: None,
                 }),
                 open: None,

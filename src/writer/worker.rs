@@ -248,6 +248,7 @@ pub(crate) fn spawn(
     counters: Arc<Counters>,
     notice: Option<Box<dyn Announce>>,
     thread_name: &str,
+    count_written: bool,
 ) -> io::Result<WorkerHandle> {
     let shared = Arc::new(Shared {
         state: Mutex::new(State::default()),
@@ -266,6 +267,8 @@ pub(crate) fn spawn(
         dropped_unreported: 0,
         scratch: Vec::new(),
         last_housekeeping: Instant::now(),
+        count_written,
+        handled: 0,
     };
     let thread = thread::Builder::new()
         .name(thread_name.to_owned())
@@ -291,6 +294,10 @@ struct Worker {
     dropped_unreported: u64,
     scratch: Vec<u8>,
     last_housekeeping: Instant,
+    /// Whether this is the main writer, whose written lines the metrics count (not stdout's).
+    count_written: bool,
+    /// Records accepted up to the last batch: the next batch holds those after it.
+    handled: u64,
 }
 
 /// Marks the worker as gone when its thread ends, normally or by a panic in a sink, so that no
@@ -365,7 +372,14 @@ impl Worker {
             };
             if !batch.is_empty() {
                 self.housekeeping(false);
-                self.write(&batch);
+                let lost = self.write(&batch);
+                let records = target.saturating_sub(mem::replace(&mut self.handled, target));
+                if self.count_written {
+                    Counters::add(
+                        &self.shared.counters.lines_written,
+                        records.saturating_sub(lost),
+                    );
+                }
                 batch.clear();
                 // While busy, the buffer handed back to callers at the next swap can already
                 // hold a full batch: callers never grow it, so an event allocates nothing on
@@ -406,11 +420,13 @@ impl Worker {
         }
     }
 
-    fn write(&mut self, batch: &[u8]) {
+    /// Writes `batch`; returns how many of its lines were lost.
+    fn write(&mut self, batch: &[u8]) -> u64 {
         if let Some(failure) = &self.failing {
             if let Err(e) = self.sink.recover() {
-                self.lost(count_lines(batch), e);
-                return;
+                let lines = count_lines(batch);
+                self.lost(lines, e);
+                return lines;
             }
             // The loss record goes first, before the lines written after it, and doubles as the
             // probe that writing works again.
@@ -422,8 +438,9 @@ impl Worker {
             );
             let lines_lost = failure.lines_lost;
             if let Err(e) = self.write_notice("WARN", &message) {
-                self.lost(count_lines(batch), e);
-                return;
+                let lines = count_lines(batch);
+                self.lost(lines, e);
+                return lines;
             }
             self.failing = None;
             report(format_args!(
@@ -431,9 +448,13 @@ impl Worker {
                 self.sink.describe()
             ));
         }
-        if let Err(e) = self.sink.write_lines(batch) {
-            let unwritten = &batch[e.unwritten_from.min(batch.len())..];
-            self.lost(count_lines(unwritten), e.error);
+        match self.sink.write_lines(batch) {
+            Ok(()) => 0,
+            Err(e) => {
+                let lines = count_lines(&batch[e.unwritten_from.min(batch.len())..]);
+                self.lost(lines, e.error);
+                lines
+            }
         }
     }
 

@@ -931,3 +931,42 @@ fn alerts_are_labelled_from_the_lines_and_their_labels_escaped() {
     );
     assert!(shown.contains("ord\\u{202e}sre"), "{shown}");
 }
+
+#[test]
+fn alertmanager_gets_the_incident_labelled_from_the_lines_and_without_a_pid() {
+    let am = Server::start(vec![], Reply::ok());
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    File::create(&log).unwrap();
+    let watch = Watch::start(
+        &[path_arg(&log), "--threshold", "3"],
+        &[
+            ("LOGWARDEN_ALERTMANAGER_URL", &am.url("")),
+            ("LOGWARDEN_ALERTMANAGER_RESEND", "200ms"),
+        ],
+    );
+    let line = serde_json::json!({
+        "timestamp": now_rfc3339(), "level": "ERROR", "message": "payment failed",
+        "target": "orders::pay", "service": "orders", "env": "prod", "host": "web-9", "pid": 77,
+    });
+    append(&log, &format!("{line}\n").repeat(3));
+    // The first post, then at least one resend that keeps it alive.
+    let got = am.wait_for(2, PATIENCE);
+    assert!(got.len() >= 2, "{got:#?}");
+    for r in &got {
+        assert_eq!(r.path, "/api/v2/alerts");
+        let alert = &r.json()[0];
+        // `watch` reads lines of any number of processes: the alert speaks for none of them.
+        assert_eq!(
+            alert["labels"],
+            serde_json::json!({"alertname": "LogwardenErrors", "service": "orders",
+                               "env": "prod", "host": "web-9"}),
+            "{alert}"
+        );
+    }
+    watch.stdout.wait_for("Incident #1");
+    let stopped = watch.stop();
+    assert!(stopped.status.success());
+    let said = stopped.stderr.join("\n");
+    assert!(said.contains("alertmanager (http://127.0.0.1:"), "{said}");
+}

@@ -40,6 +40,19 @@ fn a_webhook_or_a_notifier_is_refused_naming_the_setting_and_the_http_feature() 
             "notifier",
             None,
         ),
+        (
+            logwarden::builder().alertmanager("https://am.internal:9093/services"),
+            "alertmanager",
+            Some("https://am.internal:9093"),
+        ),
+        (
+            logwarden::builder().from_vars([(
+                "LOGWARDEN_ALERTMANAGER_URL",
+                "https://am.internal:9093/services",
+            )]),
+            "LOGWARDEN_ALERTMANAGER_URL",
+            Some("https://am.internal:9093"),
+        ),
     ] {
         let err = builder
             .service("orders")
@@ -109,4 +122,21 @@ fn alerts_without_a_webhook_build_and_go_to_the_log_file() {
     assert_eq!(opened.len(), 1, "{records:#?}");
     assert_eq!(opened[0]["incident"], 1);
     assert_eq!(opened[0]["top_error"], "payment failed");
+}
+
+/// Without the `metrics` feature (built here with no feature at all), serving metrics is refused
+/// the same way.
+#[cfg(not(feature = "metrics"))]
+#[test]
+fn serving_metrics_is_refused_naming_the_setting_and_the_metrics_feature() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = logwarden::builder()
+        .dir(dir.path())
+        .from_vars([("LOGWARDEN_METRICS_ADDR", "127.0.0.1:9464")])
+        .build::<Registry>()
+        .err()
+        .expect("refused without the metrics feature");
+    assert_eq!(err.kind(), ErrorKind::InvalidSetting, "{err}");
+    assert_eq!(err.setting(), Some("LOGWARDEN_METRICS_ADDR"), "{err}");
+    assert!(err.to_string().contains("`metrics` cargo feature"), "{err}");
 }
