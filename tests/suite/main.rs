@@ -12,6 +12,8 @@ mod support;
 
 mod alert;
 mod alert_stderr;
+#[cfg(feature = "http")]
+mod alertmanager;
 #[cfg(feature = "cli")]
 mod cli_incidents;
 #[cfg(feature = "cli")]
@@ -21,14 +23,19 @@ mod cli_watch;
 mod config;
 mod disk_full;
 mod file;
+#[cfg(all(feature = "http", feature = "metrics"))]
+mod fleet;
 mod formats;
 mod http_server_selftest;
 mod lnav;
 #[cfg(feature = "opentelemetry")]
 mod opentelemetry;
+mod otel_collector;
 mod panic_hook;
 mod privacy;
 mod processes;
+#[cfg(all(feature = "http", feature = "metrics"))]
+mod prometheus;
 mod properties;
 mod record;
 mod reload;

@@ -1,11 +1,14 @@
 //! Helpers shared by the integration test binaries (`tests/suite`, `tests/global`): run code
 //! under a logwarden layer writing to a temp dir, read the log back, inspect raw lines (key order,
 //! duplicates) that a JSON parser hides, and wait for things with a bound. `http` is a scripted
-//! HTTP server, `child` runs child processes (this test binary re-run on one test included).
+//! HTTP server, `child` runs child processes (this test binary re-run on one test included),
+//! `engines` real Alertmanager and Prometheus servers and the replicas of a service.
 
 #![allow(dead_code)]
 
 pub mod child;
+#[cfg(feature = "http")]
+pub mod engines;
 pub mod http;
 
 use std::path::{Path, PathBuf};
