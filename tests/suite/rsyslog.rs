@@ -189,6 +189,9 @@ struct Output {
     seen: HashMap<u64, Vec<u64>>,
     /// Lines without a `seq`, by message.
     markers: Vec<String>,
+    /// Lines that are not JSON, with their line number: a line rsyslog cut in two shows up
+    /// here as its two halves.
+    torn: Vec<(u64, Vec<u8>)>,
 }
 
 impl Output {
@@ -200,6 +203,7 @@ impl Output {
             lines: 0,
             seen: HashMap::new(),
             markers: Vec::new(),
+            torn: Vec::new(),
         }
     }
 
@@ -219,13 +223,10 @@ impl Output {
                 continue; // after the last newline
             }
             self.lines += 1;
-            let v: Value = serde_json::from_slice(line).unwrap_or_else(|e| {
-                panic!(
-                    "rsyslog output line {} is not JSON ({e}): {:.300}",
-                    self.lines,
-                    String::from_utf8_lossy(line)
-                )
-            });
+            let Ok(v) = serde_json::from_slice::<Value>(line) else {
+                self.torn.push((self.lines, line.to_vec()));
+                continue;
+            };
             match v["seq"].as_u64() {
                 Some(seq) => self.seen.entry(seq).or_default().push(hash(line)),
                 None => self
@@ -257,6 +258,8 @@ struct Source {
     place: HashMap<u64, (usize, usize, u64)>,
     /// Lines per file.
     counts: Vec<usize>,
+    /// The last line of each rotated file (all files but the active one).
+    last_lines: Vec<Vec<u8>>,
 }
 
 impl Source {
@@ -264,9 +267,11 @@ impl Source {
         let mut lines = HashMap::new();
         let mut place = HashMap::new();
         let mut counts = Vec::new();
+        let mut last_lines = Vec::new();
         for (i, f) in files.iter().enumerate() {
             let mut offset = 0u64;
             let mut n = 0;
+            let mut last = String::new();
             for line in BufReader::new(File::open(f).unwrap()).lines() {
                 let line = line.unwrap();
                 let len = line.len() as u64 + 1;
@@ -278,15 +283,29 @@ impl Source {
                 }
                 offset += len;
                 n += 1;
+                last = line;
             }
             counts.push(n);
+            if i + 1 < files.len() {
+                last_lines.push(last.into_bytes());
+            }
         }
         Source {
             files,
             lines,
             place,
             counts,
+            last_lines,
         }
+    }
+
+    /// Whether `fragment` is the end of the last line of a rotated file, without its start:
+    /// what imfile 8.2302 emits a second time when a file it has read into the middle of its
+    /// last line is renamed (see [`RotationTails`]).
+    fn is_rotation_tail(&self, fragment: &[u8]) -> bool {
+        self.last_lines
+            .iter()
+            .any(|l| l.len() > fragment.len() && l.ends_with(fragment))
     }
 
     /// For a failure message: which files the given lines are in, how many of each file's
@@ -312,6 +331,27 @@ impl Source {
             })
             .collect()
     }
+}
+
+/// Whether rsyslog may emit, besides every line once, the end of a rotated file's last line a
+/// second time.
+///
+/// imfile 8.2302 (Debian bookworm's) can read a line at the end of the active file while
+/// logwarden's write of it is still being copied in (Linux makes a write of several pages
+/// visible page by page). When the file is then renamed, imfile completes the line and emits it
+/// whole, but also reads the renamed file through a second stream from the offset it had saved,
+/// in the middle of that line, and emits the rest of the line once more as a line of its own.
+/// Every line still arrives once, whole and unchanged; the extra fragment is rsyslog's (fixed
+/// upstream by "drain the old inode before rescanning wildcard log paths"). Measured: one
+/// fragment in 2 of 16 burst runs, never in the idle test, whose rotations happen while imfile
+/// is caught up.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RotationTails {
+    /// Allowed only as exactly that: a proper suffix of the last line of a rotated file; any
+    /// other line that is not JSON still fails, and each tail is counted in the output.
+    Counted,
+    /// Any line that is not JSON fails.
+    Refused,
 }
 
 /// logwarden writing into a temp dir, and rsyslog tailing its active file.
@@ -401,9 +441,10 @@ impl Tail {
 
     /// Logs the last marker, waits until rsyslog has delivered every line at least once (or
     /// `CATCH_UP` passed), stops rsyslogd (so what it queued is written too) and asserts its
-    /// output holds `seq` 0..`lines` and both markers, each exactly once and unchanged. Returns
-    /// how many rotated files logwarden left.
-    fn finish(mut self, lines: u64) -> usize {
+    /// output holds `seq` 0..`lines` and both markers, each exactly once and unchanged, and no
+    /// other line but, where `tails` allows them, rotation tails. Returns how many rotated files
+    /// logwarden left.
+    fn finish(mut self, lines: u64, tails: RotationTails) -> usize {
         self.log(|| tracing::info!("{DONE}"));
         let stats = self.guard.stats();
         assert_eq!(
@@ -411,13 +452,7 @@ impl Tail {
             (0, 0, 0),
             "{stats:?}"
         );
-        let waited = Instant::now();
-        let all = self.wait_until(CATCH_UP, |o| o.seen.len() as u64 >= lines && o.has(DONE));
-        let waited = waited.elapsed();
-        self.rsyslogd.stop();
-        // What rsyslog wrote while stopping: duplicates it had queued show up too.
-        self.output.update();
-
+        // Flushed: logwarden's files are complete.
         let logs = self.active.parent().unwrap();
         let name = self.active.file_name().unwrap().to_str().unwrap();
         let mut files = rotated_files(logs, name);
@@ -429,6 +464,19 @@ impl Tail {
         files.push(self.active.clone());
         let source = Source::read(files);
         assert_eq!(source.lines.len() as u64, lines, "logwarden's own files");
+        let tolerated =
+            |fragment: &[u8]| tails == RotationTails::Counted && source.is_rotation_tail(fragment);
+
+        let waited = Instant::now();
+        // A line torn in two never completes the count: stop at the last marker then.
+        let all = self.wait_until(CATCH_UP, |o| {
+            o.has(DONE)
+                && (o.seen.len() as u64 >= lines || o.torn.iter().any(|(_, t)| !tolerated(t)))
+        });
+        let waited = waited.elapsed();
+        self.rsyslogd.stop();
+        // What rsyslog wrote while stopping: duplicates it had queued show up too.
+        self.output.update();
 
         let out = &self.output;
         let missing: Vec<u64> = (0..lines).filter(|s| !out.seen.contains_key(s)).collect();
@@ -446,21 +494,29 @@ impl Tail {
             .map(|(&s, _)| s)
             .collect();
         altered.sort_unstable();
-        let expected = lines + 2;
+        let (tails, torn): (Vec<_>, Vec<_>) = out.torn.iter().partition(|(_, t)| tolerated(t));
+        let torn: Vec<(u64, String)> = torn
+            .into_iter()
+            .map(|(n, t)| (*n, format!("{:.300}", String::from_utf8_lossy(t))))
+            .collect();
+        let expected = lines + 2 + tails.len() as u64;
         eprintln!(
-            "rsyslog delivered {} of {expected} lines, {rotated} rotations; all seen (and parsed) \
-             {waited:?} after the last was written",
-            out.lines
+            "rsyslog delivered {} of {expected} lines ({} of them rotation tails), {rotated} \
+             rotations; all seen (and parsed) {waited:?} after the last was written",
+            out.lines,
+            tails.len(),
         );
         assert!(
             missing.is_empty()
                 && duplicated.is_empty()
                 && altered.is_empty()
+                && torn.is_empty()
                 && out.lines == expected,
             "rsyslog delivered {} lines, expected {expected} (waited {waited:?}, all seen: {all}).\n\
              {} missing, first {:?}, in {:#?}\n\
              {} duplicated, first {:?}, in {:#?}\n\
-             {} altered, first {:?}\nmarkers {:?}\nrsyslogd said: {}\n(files kept in {})",
+             {} altered, first {:?}\n{} not JSON: {:#?}\nmarkers {:?}\nrsyslogd said: {}\n\
+             (files kept in {})",
             out.lines,
             missing.len(),
             &missing[..missing.len().min(5)],
@@ -470,6 +526,8 @@ impl Tail {
             source.describe(duplicated.iter().map(|&(s, _)| s)),
             altered.len(),
             &altered[..altered.len().min(5)],
+            torn.len(),
+            &torn[..torn.len().min(6)],
             out.markers,
             self.rsyslogd.said(),
             self.dir.keep().display(),
@@ -504,7 +562,7 @@ fn rsyslog_reads_every_line_once_while_a_burst_rotates_the_file_80_times() {
         h.join().unwrap();
     }
     eprintln!("logwarden wrote in {:?}", started.elapsed());
-    let rotated = tail.finish(THREADS * PER_THREAD);
+    let rotated = tail.finish(THREADS * PER_THREAD, RotationTails::Counted);
     assert!(
         rotated >= MIN_ROTATIONS,
         "only {rotated} rotations; expected at least {MIN_ROTATIONS}"
@@ -534,10 +592,35 @@ fn rsyslog_reads_every_line_once_when_each_rotation_wakes_it_from_idle() {
         // rsyslog idle again before the next burst rotates.
         tail.wait_for_seqs(seq);
     }
-    let rotated = tail.finish(seq);
+    let rotated = tail.finish(seq, RotationTails::Refused);
     assert_eq!(
         rotated as u64,
         BURSTS - 1,
         "one rotation per burst but the first"
     );
+}
+
+/// The one fragment the burst test tolerates is recognised as exactly that: the end of a rotated
+/// file's last line, not a whole line, not the active file's, not a line from the middle.
+#[test]
+fn a_rotation_tail_is_only_the_end_of_a_rotated_files_last_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let rotated = dir.path().join("orders.log.1");
+    let active = dir.path().join("orders.log");
+    fs::write(
+        &rotated,
+        "{\"seq\":0,\"m\":\"a\"}\n{\"seq\":1,\"m\":\"bcd\"}\n",
+    )
+    .unwrap();
+    fs::write(&active, "{\"seq\":2,\"m\":\"efg\"}\n").unwrap();
+    let source = Source::read(vec![rotated, active]);
+    assert!(source.is_rotation_tail(b"cd\"}"));
+    assert!(source.is_rotation_tail(b"}"));
+    assert!(
+        !source.is_rotation_tail(b"{\"seq\":1,\"m\":\"bcd\"}"),
+        "a whole line"
+    );
+    assert!(!source.is_rotation_tail(b"a\"}"), "not the last line");
+    assert!(!source.is_rotation_tail(b"fg\"}"), "the active file");
+    assert!(!source.is_rotation_tail(b"bc"), "not the end");
 }
