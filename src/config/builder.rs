@@ -426,8 +426,9 @@ impl Builder {
 
 /// The writer thread.
 impl Builder {
-    /// The writer's buffer cap in bytes. Memory held by the writer is at most about twice this
-    /// (the batch being written and the one filling up) plus the largest single line; an idle
+    /// The writer's buffer cap in bytes, one budget for every logging thread's lines. Memory
+    /// held by the writer is at most about twice this (the lines being written and the lines
+    /// waiting), plus one line larger than the cap per thread when such lines come; an idle
     /// writer releases buffers above 64 KiB.
     pub fn buffer_bytes(mut self, bytes: usize) -> Self {
         self.writer.buffer_bytes = Val::new(bytes, "buffer_bytes");

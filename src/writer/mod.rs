@@ -1,12 +1,16 @@
 //! The background writer: what a full buffer does to the logging thread ([`Overflow`]), and
 //! whether a copy of every record goes to stdout ([`StdoutMode`]).
 //!
-//! Callers append whole lines to one shared byte buffer under a short lock; the writer thread
-//! takes the whole buffer at once and writes it with as few `write` calls as the sink allows
-//! (DESIGN.md, "Why one shared buffer instead of a channel per line?").
+//! Each logging thread appends whole lines to a lane of its own; the writer thread takes every
+//! lane at once and writes them with as few `write` calls as the sink allows (DESIGN.md, "Why a
+//! lane per thread?").
 
 mod io_sink;
+mod lanes;
+#[cfg(all(test, loom))]
+mod models;
 mod modes;
+mod sync;
 mod worker;
 
 use std::io;
@@ -29,9 +33,9 @@ pub(crate) trait Announce: Send + 'static {
 /// The caller-side handle of a writer thread (one per destination: file, stdout).
 #[derive(Clone, Debug)]
 pub(crate) struct NonBlocking {
-    primary: Arc<worker::Shared>,
+    primary: Arc<lanes::Shared>,
     /// A second destination receiving the same lines (`LOGWARDEN_STDOUT=json`).
-    tee: Option<Arc<worker::Shared>>,
+    tee: Option<Arc<lanes::Shared>>,
 }
 
 impl NonBlocking {
@@ -82,7 +86,7 @@ impl<'a> MakeWriter<'a> for NonBlocking {
 /// Flushes writer threads from anywhere (the panic hook), without owning them or keeping their
 /// buffers alive: once the guard has stopped them, a flush returns at once.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Flusher(Vec<Weak<worker::Shared>>);
+pub(crate) struct Flusher(Vec<Weak<lanes::Shared>>);
 
 impl Flusher {
     pub(crate) fn new(workers: &[WorkerHandle]) -> Self {

@@ -1,14 +1,12 @@
-//! The writer thread and the state it shares with callers.
+//! The writer thread: when it wakes, what it takes from the lanes, how it reports what it
+//! could not write.
 
-use std::cell::Cell;
 use std::io;
-use std::mem;
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
-
+use super::lanes::{enter_writer_thread, Control, Shared, BUSY, IDLE, LINGERING};
+use super::sync::thread;
 use super::{Announce, Overflow};
 use crate::diag::{report, Counters};
 
@@ -53,129 +51,11 @@ const IDLE_TICK: Duration = Duration::from_secs(1);
 /// callers have to wake it): at most this much latency under load, no wake-up per line.
 const LINGER: Duration = Duration::from_millis(2);
 
+/// Lanes holding less than this are joined into one write.
+const JOIN_BYTES: usize = 64 * 1024;
+
 /// Buffers above this size are released when the writer goes idle.
 const IDLE_KEEP_BYTES: usize = 64 * 1024;
-
-thread_local! {
-    /// Set on writer threads: a line logged from inside a sink must not wait on its own thread.
-    static ON_WRITER_THREAD: Cell<bool> = const { Cell::new(false) };
-}
-
-pub(crate) struct Shared {
-    state: Mutex<State>,
-    /// The writer waits here for lines.
-    wake: Condvar,
-    /// Blocked callers wait here for room.
-    room: Condvar,
-    /// Flushes and shutdown wait here for the writer's progress.
-    progress: Condvar,
-    capacity: usize,
-    overflow: Overflow,
-    counters: Arc<Counters>,
-}
-
-impl std::fmt::Debug for Shared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared")
-            .field("capacity", &self.capacity)
-            .field("overflow", &self.overflow)
-            .finish_non_exhaustive()
-    }
-}
-
-#[derive(Default)]
-struct State {
-    buf: Vec<u8>,
-    /// Records ever accepted into `buf`.
-    accepted: u64,
-    /// Value of `accepted` up to which the writer has finished (written or counted lost).
-    done: u64,
-    /// Lines dropped since the writer last reported it.
-    dropped_unreported: u64,
-    writer_idle: bool,
-    /// The writer is looking again shortly (see `LINGER`); a caller wakes it early only when the
-    /// buffer holds a batch worth writing (`gather` bytes), so lingering never caps throughput.
-    writer_lingering: bool,
-    /// A flush is waiting: write what there is now, however little.
-    urgent: bool,
-    shutdown: bool,
-    /// The guard's deadline, for background work the sink finishes at shutdown (compression).
-    deadline: Option<Instant>,
-    exited: bool,
-}
-
-impl Shared {
-    /// Queues one record (one event's whole line). Never fails: what cannot be queued is counted.
-    pub(crate) fn push(&self, lines: &[u8]) {
-        if ON_WRITER_THREAD.get() {
-            Counters::add(&self.counters.lines_dropped, 1);
-            return;
-        }
-        let mut st = self.state.lock();
-        loop {
-            if st.shutdown || st.exited {
-                drop(st);
-                Counters::add(&self.counters.lines_dropped, 1);
-                return;
-            }
-            // An empty buffer always takes the line, so a line larger than the capacity passes.
-            if st.buf.is_empty() || st.buf.len() + lines.len() <= self.capacity {
-                break;
-            }
-            if self.overflow.is_block() {
-                // Whether idle or lingering, the writer is needed now.
-                self.wake.notify_one();
-                self.room.wait(&mut st);
-            } else {
-                st.dropped_unreported += 1;
-                drop(st);
-                Counters::add(&self.counters.lines_dropped, 1);
-                return;
-            }
-        }
-        st.buf.extend_from_slice(lines);
-        st.accepted += 1;
-        let wake = st.writer_idle || (st.writer_lingering && st.buf.len() >= self.gather());
-        if wake {
-            st.writer_idle = false;
-            st.writer_lingering = false;
-        }
-        drop(st);
-        // Notified after unlocking: notified under the lock, the writer would be queued on the
-        // mutex and handed it while still waking up, and this thread's next line would find
-        // the lock taken by a thread not yet running, and sleep.
-        if wake {
-            self.wake.notify_one();
-        }
-    }
-
-    /// Waits until every line accepted before the call is written (or counted lost), at most
-    /// until `deadline`. Returns whether it got there.
-    pub(crate) fn flush_until(&self, deadline: Instant) -> bool {
-        let mut st = self.state.lock();
-        let target = st.accepted;
-        while st.done < target && !st.exited {
-            st.urgent = true;
-            st.writer_idle = false;
-            st.writer_lingering = false;
-            // Always: a caller that took the writer out of idle may not have woken it yet (it
-            // notifies after unlocking), and flushes are rare.
-            self.wake.notify_one();
-            if self.progress.wait_until(&mut st, deadline).timed_out() {
-                return st.done >= target;
-            }
-        }
-        st.done >= target
-    }
-}
-
-impl Shared {
-    /// How much the writer waits to gather before a write while callers keep adding: fewer,
-    /// larger hand-offs mean fewer lock round trips and cache lines passed between the threads.
-    fn gather(&self) -> usize {
-        (self.capacity / 8).max(1)
-    }
-}
 
 fn count_lines(bytes: &[u8]) -> u64 {
     let n = memchr::memchr_iter(b'\n', bytes).count() as u64;
@@ -187,7 +67,7 @@ fn count_lines(bytes: &[u8]) -> u64 {
 #[derive(Debug)]
 pub(crate) struct WorkerHandle {
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    thread: Option<thread::JoinHandle<()>>,
 }
 
 impl WorkerHandle {
@@ -203,23 +83,22 @@ impl WorkerHandle {
     /// Returns whether everything queued was written.
     pub(crate) fn shutdown(&mut self, deadline: Instant) -> bool {
         let flushed = self.shared.flush_until(deadline);
-        let mut st = self.shared.state.lock();
-        st.shutdown = true;
-        st.deadline = Some(deadline);
+        let mut ctl = self.shared.ctl.lock();
+        ctl.shutdown = true;
+        ctl.deadline = Some(deadline);
         self.shared.wake.notify_one();
-        self.shared.room.notify_all();
-        while !st.exited {
+        while !ctl.exited {
             if self
                 .shared
                 .progress
-                .wait_until(&mut st, deadline)
+                .wait_until(&mut ctl, deadline)
                 .timed_out()
             {
                 break;
             }
         }
-        let exited = st.exited;
-        drop(st);
+        let exited = ctl.exited;
+        drop(ctl);
         // If the sink is stuck in a write (a hung NFS mount), the thread is left behind rather
         // than hang the host's shutdown.
         if let Some(t) = self.thread.take() {
@@ -250,15 +129,7 @@ pub(crate) fn spawn(
     thread_name: &str,
     count_written: bool,
 ) -> io::Result<WorkerHandle> {
-    let shared = Arc::new(Shared {
-        state: Mutex::new(State::default()),
-        wake: Condvar::new(),
-        room: Condvar::new(),
-        progress: Condvar::new(),
-        capacity: capacity.max(1),
-        overflow,
-        counters,
-    });
+    let shared = Arc::new(Shared::new(capacity, overflow, counters));
     let worker = Worker {
         shared: Arc::clone(&shared),
         sink,
@@ -268,7 +139,6 @@ pub(crate) fn spawn(
         scratch: Vec::new(),
         last_housekeeping: Instant::now(),
         count_written,
-        handled: 0,
     };
     let thread = thread::Builder::new()
         .name(thread_name.to_owned())
@@ -277,6 +147,11 @@ pub(crate) fn spawn(
         shared,
         thread: Some(thread),
     })
+}
+
+/// Whether someone needs the writer now.
+fn woken(ctl: &Control) -> bool {
+    ctl.kicked || ctl.urgent || ctl.shutdown
 }
 
 /// A run of failed writes, reported once when it starts and once when it ends.
@@ -296,26 +171,34 @@ struct Worker {
     last_housekeeping: Instant,
     /// Whether this is the main writer, whose written lines the metrics count (not stdout's).
     count_written: bool,
-    /// Records accepted up to the last batch: the next batch holds those after it.
-    handled: u64,
 }
 
 /// Marks the worker as gone when its thread ends, normally or by a panic in a sink, so that no
-/// caller waits for room that will never come.
+/// caller waits for room or progress that will never come.
 struct ExitGuard(Arc<Shared>);
 
 impl Drop for ExitGuard {
     fn drop(&mut self) {
-        let mut st = self.0.state.lock();
-        st.exited = true;
-        self.0.progress.notify_all();
-        self.0.room.notify_all();
+        self.0.close();
+        let mut ctl = self.0.ctl.lock();
+        ctl.exited = true;
+        drop(ctl);
+        self.0.wake_all();
     }
+}
+
+/// How the writer waits for lines.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// Lines are coming in: give them a moment to make a batch.
+    Linger,
+    /// Nothing came for a while: sleep until a line wakes it, or the idle tick.
+    Idle,
 }
 
 impl Worker {
     fn run(mut self) {
-        ON_WRITER_THREAD.set(true);
+        enter_writer_thread();
         // Also quiet: the panic hook and the alert layer leave the crate's own threads alone.
         crate::diag::enter_quiet_thread();
         let _exit = ExitGuard(Arc::clone(&self.shared));
@@ -324,71 +207,66 @@ impl Worker {
                 self.lost(0, e);
             }
         }
+        // Small lanes' lines joined, so that many threads logging a little cost one write.
         let mut batch = Vec::new();
+        // Lanes' buffers as a pass takes them, and the empty ones it gives lanes in exchange.
+        let mut full: Vec<Vec<u8>> = Vec::new();
+        let mut spares: Vec<Vec<u8>> = Vec::new();
+        // How much the last pass took: nothing means the writer may go idle.
+        let mut last = 0;
         loop {
-            let (target, dropped, shutdown) = {
-                let mut st = self.shared.state.lock();
-                let mut lingered = false;
-                while st.buf.is_empty() && st.dropped_unreported == 0 && !st.shutdown {
-                    if !lingered {
-                        // Busy callers are not asked to wake us: waking a thread is a system
-                        // call, which would cost each event more than formatting it. We look
-                        // again shortly; only a writer that found nothing for a while counts as
-                        // idle, and only then does the next line wake it.
-                        lingered = true;
-                        st.writer_lingering = true;
-                        self.shared.wake.wait_for(&mut st, LINGER);
-                        st.writer_lingering = false;
-                        continue;
-                    }
-                    st.writer_idle = true;
-                    if self.shared.wake.wait_for(&mut st, IDLE_TICK).timed_out()
-                        && st.buf.is_empty()
-                    {
-                        // Idle: an idle service holds no large buffer.
-                        if st.buf.capacity() > IDLE_KEEP_BYTES {
-                            st.buf = Vec::new();
-                        }
+            if last == 0 {
+                // Busy callers are not asked to wake us: waking a thread is a system call,
+                // which would cost each event more than formatting it. We look again shortly;
+                // only a writer that found nothing for a while counts as idle, and only then
+                // does the next line wake it.
+                if !self.wait(Wait::Linger) && !self.shared.anything_queued() {
+                    while !self.wait(Wait::Idle) {
+                        // The idle tick: an idle service holds no large buffer.
+                        self.shared.shrink_lanes(IDLE_KEEP_BYTES);
                         if batch.capacity() > IDLE_KEEP_BYTES {
                             batch = Vec::new();
                         }
-                        drop(st);
+                        spares.retain(|b| b.capacity() <= IDLE_KEEP_BYTES);
                         self.housekeeping(true);
-                        st = self.shared.state.lock();
+                        if self.shared.anything_queued() {
+                            break;
+                        }
                     }
                 }
-                st.writer_idle = false;
-                if !lingered && !st.urgent && !st.shutdown && st.buf.len() < self.shared.gather() {
-                    // Lines are coming in: give them a moment to make a batch.
-                    st.writer_lingering = true;
-                    self.shared.wake.wait_for(&mut st, LINGER);
-                    st.writer_lingering = false;
-                }
-                st.urgent = false;
-                mem::swap(&mut st.buf, &mut batch);
-                let dropped = mem::take(&mut st.dropped_unreported);
-                self.shared.room.notify_all();
-                (st.accepted, dropped, st.shutdown && batch.is_empty())
+            } else if last < self.shared.gather() {
+                self.wait(Wait::Linger);
+            }
+            let (pass, shutdown) = {
+                let mut ctl = self.shared.ctl.lock();
+                ctl.begun += 1;
+                ctl.urgent = false;
+                (ctl.begun, ctl.shutdown)
             };
-            if !batch.is_empty() {
+            if shutdown {
+                // After this, no line enters a lane: this pass is the last.
+                self.shared.close();
+            }
+            let taken = self.shared.take_all(&mut spares, &mut full, shutdown);
+            last = taken.bytes;
+            if !full.is_empty() {
                 self.housekeeping(false);
-                let lost = self.write(&batch);
-                let records = target.saturating_sub(mem::replace(&mut self.handled, target));
+                let lost = self.write_all(&full, &mut batch);
                 if self.count_written {
                     Counters::add(
                         &self.shared.counters.lines_written,
-                        records.saturating_sub(lost),
+                        taken.records.saturating_sub(lost),
                     );
                 }
-                batch.clear();
-                // While busy, the buffer handed back to callers at the next swap can already
-                // hold a full batch: callers never grow it, so an event allocates nothing on
-                // their thread. Both buffers are released when idle (above).
-                if batch.capacity() < self.shared.capacity {
-                    batch.reserve(self.shared.capacity);
+                for mut lines in full.drain(..) {
+                    // One spare per open lane at most: a thread that ended leaves none behind.
+                    if spares.len() < taken.lanes {
+                        lines.clear();
+                        spares.push(lines);
+                    }
                 }
             }
-            self.dropped_unreported += dropped;
+            self.dropped_unreported += self.shared.take_dropped();
             if self.dropped_unreported > 0 && self.failing.is_none() {
                 let message = format!(
                     "logwarden dropped {} lines: the write buffer was full and the overflow policy is DROP",
@@ -400,17 +278,55 @@ impl Worker {
                 }
             }
             {
-                let mut st = self.shared.state.lock();
-                st.done = target;
+                let mut ctl = self.shared.ctl.lock();
+                ctl.finished = pass;
                 self.shared.progress.notify_all();
             }
             if shutdown {
                 break;
             }
         }
-        let deadline = self.shared.state.lock().deadline;
+        let deadline = self.shared.ctl.lock().deadline;
         self.sink
             .finish(deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(5)));
+    }
+
+    /// Waits as `how` says; returns whether it was woken (by a line, a flush, a caller out of
+    /// room, shutdown) rather than by its timeout.
+    fn wait(&self, how: Wait) -> bool {
+        let shared = &self.shared;
+        let mut ctl = shared.ctl.lock();
+        if !woken(&ctl) {
+            match how {
+                Wait::Linger => {
+                    shared.set_mode(LINGERING);
+                    // Under loom a timed wait never times out, and a lingering writer is not
+                    // always woken (by design: it looks again after `LINGER`), so the models
+                    // skip lingering and check the idle hand-off instead.
+                    if !cfg!(loom) {
+                        shared.wake.wait_for(&mut ctl, LINGER);
+                    }
+                }
+                Wait::Idle => {
+                    shared.set_mode(IDLE);
+                    // Looked at after `IDLE` is set: a line a caller queued before it could see
+                    // `IDLE` is found here.
+                    if shared.anything_queued() {
+                        ctl.kicked = true;
+                    }
+                    let deadline = Instant::now() + IDLE_TICK;
+                    while !woken(&ctl) {
+                        if shared.wake.wait_until(&mut ctl, deadline).timed_out() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        shared.set_mode(BUSY);
+        let woken = woken(&ctl);
+        ctl.kicked = false;
+        woken
     }
 
     fn housekeeping(&mut self, force: bool) {
@@ -418,6 +334,30 @@ impl Worker {
             self.last_housekeeping = Instant::now();
             self.sink.housekeeping();
         }
+    }
+
+    /// Writes the lanes' lines a pass took; returns how many were lost. Lanes are joined into
+    /// `batch` up to [`JOIN_BYTES`], and a larger one is written from its own buffer: one write
+    /// for many threads logging a little, no copy of a large batch (the memory it would take,
+    /// and the writer's time on a machine whose cores the callers need).
+    fn write_all(&mut self, full: &[Vec<u8>], batch: &mut Vec<u8>) -> u64 {
+        let mut lost = 0;
+        for lines in full {
+            if lines.len() > JOIN_BYTES || full.len() == 1 {
+                lost += self.write(lines);
+                continue;
+            }
+            if batch.len() + lines.len() > JOIN_BYTES {
+                lost += self.write(batch);
+                batch.clear();
+            }
+            batch.extend_from_slice(lines);
+        }
+        if !batch.is_empty() {
+            lost += self.write(batch);
+            batch.clear();
+        }
+        lost
     }
 
     /// Writes `batch`; returns how many of its lines were lost.

@@ -140,6 +140,58 @@ fn drop_policy_counts_and_reports_exactly_what_it_dropped() {
 }
 
 #[test]
+fn many_threads_share_the_buffer_without_dropping_while_it_has_room() {
+    // The writer is stalled inside its first write, so no line leaves the buffer: 40 threads
+    // logging a few lines each (about 40 KiB in all) must all fit in the 1 MiB buffer, however
+    // the threads' lanes take their share of it.
+    let writer = TestWriter::default();
+    let (dispatch, guard) = with_writer(
+        logwarden::builder().overflow(logwarden::writer::Overflow::DROP),
+        &writer,
+    );
+    const THREADS: u64 = 40;
+    const EACH: u64 = 4;
+    let entered = writer.close_gate();
+    tracing::dispatcher::with_default(&dispatch, || tracing::info!("first"));
+    entered
+        .recv_timeout(HANG)
+        .expect("writer thread never wrote");
+    let start = Arc::new(std::sync::Barrier::new(THREADS as usize));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (dispatch, start) = (dispatch.clone(), Arc::clone(&start));
+            thread::spawn(move || {
+                start.wait();
+                tracing::dispatcher::with_default(&dispatch, || {
+                    for i in 0..EACH {
+                        tracing::info!(thread = t, i, "fits in the buffer");
+                    }
+                })
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(
+        guard.stats().lines_dropped,
+        0,
+        "dropped with the buffer nearly empty"
+    );
+    writer.open_gate();
+    assert!(guard.flush());
+    let records = writer.records();
+    for t in 0..THREADS {
+        let mine: Vec<u64> = records
+            .iter()
+            .filter(|r| r["thread"] == t)
+            .map(|r| r["i"].as_u64().unwrap())
+            .collect();
+        assert!(mine.iter().copied().eq(0..EACH), "thread {t}: {mine:?}");
+    }
+}
+
+#[test]
 fn block_policy_loses_nothing_behind_a_stalled_writer() {
     let writer = TestWriter::default();
     let (dispatch, guard) = with_writer(logwarden::builder().buffer_bytes(1024), &writer);
