@@ -75,6 +75,11 @@ fn plain_prefix(bytes: &[u8]) -> usize {
     }
 }
 
+/// Whether `s` goes into a JSON string unchanged.
+pub(crate) fn is_plain(s: &str) -> bool {
+    plain_prefix(s.as_bytes()) == s.len()
+}
+
 /// Appends `s` escaped for the inside of a JSON string (no surrounding quotes).
 #[inline]
 pub(crate) fn escape_into(out: &mut Vec<u8>, s: &str) {

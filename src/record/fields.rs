@@ -10,7 +10,7 @@ use smallvec::SmallVec;
 use tracing_core::field::{Field, Visit};
 
 use super::escape::{escape_capped, push_cut_marker, Escaper};
-use super::keys::{intern_joined, push_key};
+use super::keys::{intern_joined, push_key, push_plain_key};
 use super::policy::Policy;
 use crate::redact::{redact, REDACTED};
 
@@ -87,12 +87,44 @@ pub(crate) struct Entry {
 pub(crate) struct Rendered {
     buf: Vec<u8>,
     entries: SmallVec<[Entry; 4]>,
+    /// A bit per key hash, kept from [`LINEAR_KEYS`] entries on: whether a key may be present
+    /// is then one look, so that an event with many fields costs linear time, not quadratic.
+    seen: [u64; 4],
+}
+
+/// Up to this many entries, a key's presence is checked by comparing it with each.
+const LINEAR_KEYS: usize = 8;
+
+/// The bit of [`Rendered::seen`] for `name` (FNV-1a over its bytes).
+fn key_bit(name: &str) -> (usize, u64) {
+    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (((h >> 6) & 3) as usize, 1 << (h & 63))
 }
 
 impl Rendered {
     pub(crate) fn clear(&mut self) {
         self.buf.clear();
         self.entries.clear();
+        self.seen = [0; 4];
+    }
+
+    fn push_entry(&mut self, entry: Entry) {
+        self.entries.push(entry);
+        match self.entries.len() {
+            n if n < LINEAR_KEYS => {}
+            LINEAR_KEYS => {
+                for e in &self.entries {
+                    let (word, bit) = key_bit(e.name);
+                    self.seen[word] |= bit;
+                }
+            }
+            _ => {
+                let (word, bit) = key_bit(entry.name);
+                self.seen[word] |= bit;
+            }
+        }
     }
 
     /// Releases a buffer that one huge event grew beyond `keep` bytes.
@@ -117,6 +149,12 @@ impl Rendered {
     }
 
     fn has(&self, name: &str) -> bool {
+        if self.entries.len() >= LINEAR_KEYS {
+            let (word, bit) = key_bit(name);
+            if self.seen[word] & bit == 0 {
+                return false;
+            }
+        }
         self.entries.iter().any(|e| same_key(e.name, name))
     }
 
@@ -124,11 +162,8 @@ impl Rendered {
     pub(crate) fn push_fragment(&mut self, name: &'static str, fragment: &[u8]) {
         let start = self.buf.len() as u32;
         self.buf.extend_from_slice(fragment);
-        self.entries.push(Entry {
-            name,
-            start,
-            end: self.buf.len() as u32,
-        });
+        let end = self.buf.len() as u32;
+        self.push_entry(Entry { name, start, end });
     }
 }
 
@@ -156,15 +191,15 @@ impl Recorder<'_> {
         if self.skip_log_fields && name.starts_with("log.") {
             return None;
         }
-        let (key, redacted) = self.policy.field(name);
-        self.begin_decided(name, key, redacted)
+        let decided = self.policy.field(name);
+        self.begin_decided(name, decided.key, decided.redacted, decided.plain)
     }
 
     /// [`Recorder::begin`] with the final key already chosen.
     #[inline]
     fn begin_as(&mut self, name: &'static str, key: &'static str) -> Option<(u32, &'static str)> {
         let redacted = self.policy.redaction.redacts_field(name);
-        self.begin_decided(name, key, redacted)
+        self.begin_decided(name, key, redacted, false)
     }
 
     #[inline]
@@ -173,12 +208,17 @@ impl Recorder<'_> {
         name: &'static str,
         key: &'static str,
         redacted: bool,
+        plain: bool,
     ) -> Option<(u32, &'static str)> {
         if self.fields.has(key) || (self.message_taken && name == "message") {
             return None;
         }
         let start = self.fields.buf.len() as u32;
-        push_key(&mut self.fields.buf, key);
+        if plain {
+            push_plain_key(&mut self.fields.buf, key);
+        } else {
+            push_key(&mut self.fields.buf, key);
+        }
         if redacted {
             let out = &mut self.fields.buf;
             out.push(b'"');
@@ -201,10 +241,11 @@ impl Recorder<'_> {
 
     #[inline]
     fn end(&mut self, key: &'static str, start: u32) {
-        self.fields.entries.push(Entry {
+        let end = self.fields.buf.len() as u32;
+        self.fields.push_entry(Entry {
             name: key,
             start,
-            end: self.fields.buf.len() as u32,
+            end,
         });
     }
 
@@ -344,6 +385,31 @@ impl Visit for Recorder<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_is_found_among_many_entries_and_an_absent_one_is_not() {
+        // Past the linear scan, presence is first looked up by hash: every key pushed must still
+        // be found, through a clear, and keys never pushed (same length, same first byte) not.
+        let names: Vec<&'static str> = (0..40)
+            .map(|i| &*Box::leak(format!("f{i:02}").into_boxed_str()))
+            .collect();
+        let mut r = Rendered::default();
+        for round in 0..2 {
+            for (i, name) in names.iter().enumerate() {
+                assert!(!r.has(name), "round {round}: {name} before it was pushed");
+                r.push_fragment(name, b"\"k\":1");
+                for earlier in &names[..=i] {
+                    // Another string with the same text: found by content, not address.
+                    let copy: String = earlier.chars().collect();
+                    assert!(r.has(&copy), "round {round}: {earlier} after {i}");
+                }
+            }
+            for absent in ["f40", "f99", "g00", "f0", "f000"] {
+                assert!(!r.has(absent), "round {round}: {absent}");
+            }
+            r.clear();
+        }
+    }
 
     #[test]
     fn floats_that_json_cannot_hold_become_strings() {

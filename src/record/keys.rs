@@ -117,6 +117,16 @@ pub(crate) fn push_key(out: &mut Vec<u8>, key: &str) {
     out.extend_from_slice(b"\":");
 }
 
+/// [`push_key`] for a key known to need no escaping (a cached decision said so): the key of
+/// nearly every field, copied without looking at its bytes.
+#[inline]
+pub(crate) fn push_plain_key(out: &mut Vec<u8>, key: &str) {
+    out.reserve(key.len() + 3);
+    out.push(b'"');
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 
 use std::cell::Cell;
 
+use super::escape::is_plain;
 use super::keys::Reserved;
 use crate::redact::Redaction;
 
@@ -47,15 +48,25 @@ impl Policy {
     }
 }
 
-/// What a field name becomes under one policy: its final key, and whether it is redacted.
+/// What a field name becomes under one policy.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FieldKey {
+    /// The final key (renamed when the name is one of the record's own).
+    pub(crate) key: &'static str,
+    /// Whether the value is replaced by the redaction marker.
+    pub(crate) redacted: bool,
+    /// Whether the key needs no escaping, so it is copied as is.
+    pub(crate) plain: bool,
+}
+
+/// A [`FieldKey`] remembered for a name under one policy.
 #[derive(Clone, Copy)]
 struct Decision {
     addr: usize,
     len: usize,
     redaction: u64,
     reserved: u64,
-    key: &'static str,
-    redacted: bool,
+    field: FieldKey,
 }
 
 const EMPTY: Decision = Decision {
@@ -63,8 +74,11 @@ const EMPTY: Decision = Decision {
     len: 0,
     redaction: 0,
     reserved: 0,
-    key: "",
-    redacted: false,
+    field: FieldKey {
+        key: "",
+        redacted: false,
+        plain: false,
+    },
 };
 
 /// Sets of two; see [`Policy::field`].
@@ -75,15 +89,16 @@ thread_local! {
 }
 
 impl Policy {
-    /// The final key of a field named `name` and whether its value is redacted, remembered
-    /// per thread: a program has few distinct field names, and both answers cost more to work
-    /// out (key matching word by word, the reserved-key lookup) than to look up.
+    /// The final key of a field named `name`, whether its value is redacted and whether the key
+    /// needs escaping, remembered per thread: a program has few distinct field names, and the
+    /// answers cost more to work out (key matching word by word, the reserved-key lookup, a scan
+    /// for bytes to escape) than to look up.
     ///
     /// Keyed by the name's address, which is sound because field names are `'static`: the text
     /// at an address never changes. Two ways per set, so that two names whose addresses fall in
     /// one set do not evict each other on every event.
     #[inline]
-    pub(crate) fn field(&self, name: &'static str) -> (&'static str, bool) {
+    pub(crate) fn field(&self, name: &'static str) -> FieldKey {
         let addr = name.as_ptr() as usize;
         let (redaction, reserved) = (self.redaction.id(), self.reserved.id);
         let set = ((addr ^ (addr >> 7) ^ name.len()) % SLOTS) & !1;
@@ -95,20 +110,24 @@ impl Policy {
                     && d.redaction == redaction
                     && d.reserved == reserved
                 {
-                    return (d.key, d.redacted);
+                    return d.field;
                 }
             }
+            let key = self.reserved.key(name);
             let d = Decision {
                 addr,
                 len: name.len(),
                 redaction,
                 reserved,
-                key: self.reserved.key(name),
-                redacted: self.redaction.redacts_key(name),
+                field: FieldKey {
+                    key,
+                    redacted: self.redaction.redacts_key(name),
+                    plain: is_plain(key),
+                },
             };
             cache[set + 1].set(cache[set].get());
             cache[set].set(d);
-            (d.key, d.redacted)
+            d.field
         })
     }
 }

@@ -745,3 +745,27 @@ fn two_json_layers_in_one_stack_share_span_fields_without_panicking() {
     assert_eq!(r["trace_id"], "abc");
     assert_eq!(r["status"], 200);
 }
+
+#[test]
+fn keys_that_need_escaping_are_escaped_every_time_they_are_logged() {
+    // The second and third events find the key's decision cached for this thread: the cached
+    // path must escape exactly as the first did.
+    let (lines, records) = support::capture(|| {
+        for _ in 0..3 {
+            tracing::info!(
+                { "quote\"key" = 1_u64, "tab\tkey" = 2_u64, "sep\u{2028}key" = 3_u64, "é" = 4_u64, plain = 5_u64 },
+                "escaped keys"
+            );
+        }
+    });
+    assert_eq!(records.len(), 3, "{lines:?}");
+    for (line, r) in lines.iter().zip(&records) {
+        assert!(!line.contains('\t') && !line.contains('\u{2028}'), "{line}");
+        assert!(line.contains(r#""quote\"key":1"#), "{line}");
+        assert_eq!(r["quote\"key"], 1, "{line}");
+        assert_eq!(r["tab\tkey"], 2, "{line}");
+        assert_eq!(r["sep\u{2028}key"], 3, "{line}");
+        assert_eq!(r["é"], 4, "{line}");
+        assert_eq!(r["plain"], 5, "{line}");
+    }
+}
