@@ -213,11 +213,22 @@ pub(crate) fn parse(line: &[u8]) -> Option<Entry<'_>> {
     if line.first() != Some(&b'{') {
         return None;
     }
+    let utf8 = std::str::from_utf8(line);
+    // Nearly every line: checked as UTF-8 once, whole, instead of string by string, and its
+    // keys scanned as text (serde_json's word-at-a-time scan; as bytes it sets up a vector
+    // search per key). Should that fail, the byte reading decides, as for any other line: it
+    // alone accepts a raw control character or a lone surrogate escape in a key. Where both
+    // succeed they give the same entry.
+    if let Ok(text) = utf8 {
+        if let found @ Some(_) = parse_text(text) {
+            return found;
+        }
+    }
     match parse_object(line) {
         Some(entry) => Some(entry),
         // One stray byte that is not UTF-8 (a Latin-1 `é` in a message) must not lose an ERROR
         // line: read it again with the bad bytes replaced. Only lines that failed pay for this.
-        None if std::str::from_utf8(line).is_err() => {
+        None if utf8.is_err() => {
             let text = String::from_utf8_lossy(line).into_owned();
             parse_object(text.as_bytes()).map(Entry::into_owned)
         }
@@ -226,8 +237,22 @@ pub(crate) fn parse(line: &[u8]) -> Option<Entry<'_>> {
 }
 
 fn parse_object(line: &[u8]) -> Option<Entry<'_>> {
-    let mut de = serde_json::Deserializer::from_slice(line);
-    let found = de.deserialize_map(LineVisitor).ok()?;
+    parse_from(serde_json::de::SliceRead::new(line), false)
+}
+
+/// [`parse_object`] for a line known to be UTF-8.
+fn parse_text(line: &str) -> Option<Entry<'_>> {
+    parse_from(serde_json::de::StrRead::new(line), true)
+}
+
+fn parse_from<'a, R: serde_json::de::Read<'a>>(read: R, text_keys: bool) -> Option<Entry<'a>> {
+    let mut de = serde_json::Deserializer::new(read);
+    let mut found = Found::default();
+    de.deserialize_map(LineVisitor {
+        text_keys,
+        found: &mut found,
+    })
+    .ok()?;
     de.end().ok()?;
     Some(found.into_entry())
 }
@@ -327,18 +352,27 @@ impl<'a> Found<'a> {
     }
 }
 
-struct LineVisitor;
+/// Fills in `found` (held by the caller: the struct is large, and moving it out of the visitor
+/// and through serde's `Result`s cost a memcpy each).
+struct LineVisitor<'f, 'a> {
+    /// Read the top-level keys as text (the line is known to be UTF-8), else as bytes.
+    text_keys: bool,
+    found: &'f mut Found<'a>,
+}
 
-impl<'de> Visitor<'de> for LineVisitor {
-    type Value = Found<'de>;
+impl<'de> Visitor<'de> for LineVisitor<'_, 'de> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Found<'de>, A::Error> {
-        let mut found = Found::default();
-        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let found = self.found;
+        let seed = KeySeed {
+            text: self.text_keys,
+        };
+        while let Some(Key(key)) = map.next_key_seed(seed)? {
             match key.as_ref() {
                 b"timestamp" | b"@timestamp" | b"time" | b"ts" | b"asctime" | b"datetime" => {
                     let rank = match key.as_ref() {
@@ -471,32 +505,51 @@ impl<'de> Visitor<'de> for LineVisitor {
                 }
             }
         }
-        Ok(found)
+        Ok(())
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Borrowed(v)))
+    }
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(v.to_owned())))
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Borrowed(v.as_bytes())))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(v.as_bytes().to_owned())))
     }
 }
 
 impl<'de> de::Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v.as_bytes())))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.as_bytes().to_owned())))
-            }
+        d.deserialize_bytes(KeyVisitor)
+    }
+}
+
+/// A top-level key, read as text or as bytes (see [`parse`]).
+#[derive(Clone, Copy)]
+struct KeySeed {
+    text: bool,
+}
+
+impl<'de> de::DeserializeSeed<'de> for KeySeed {
+    type Value = Key<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Key<'de>, D::Error> {
+        if self.text {
+            d.deserialize_str(KeyVisitor)
+        } else {
+            d.deserialize_bytes(KeyVisitor)
         }
-        d.deserialize_bytes(V)
     }
 }
 
@@ -842,6 +895,38 @@ mod tests {
         }
         assert!(parse(b"  {\"level\":\"error\"}\r").is_some());
         assert!(parse(b"\xEF\xBB\xBF{\"level\":\"error\"}").is_some());
+    }
+
+    #[test]
+    fn the_text_reading_agrees_with_the_byte_reading() {
+        // What both readings accept, they read alike (keys escaped or not, values of all kinds).
+        for line in [
+            r#"{"timestamp":"2026-11-29T21:20:59.123456Z","level":"ERROR","message":"db down","target":"orders::db","service":"orders","env":"p","host":"h","pid":7,"trace_id":"4bf9","items":3,"total":59.9,"ok":true,"none":null}"#,
+            r#"{"lev\u0065l":"ERROR","mess\"age":"x","\u00e9t\u00e9":"\ud83d\ude00","message":"caf\u00e9 \"q\""}"#,
+            r#"{"log":{"level":"Fatal","logger":"deep"},"logger":{"name":"n"},"fields":{"a":[1,{"b":null}]}}"#,
+            r#"{"target":"logwarden::alert","alert":"opened","incident":1,"opened_at":"2026-11-29T21:20:59Z"}"#,
+        ] {
+            let text = parse_text(line).unwrap_or_else(|| panic!("as text: {line}"));
+            assert_eq!(
+                Some(&text),
+                parse_object(line.as_bytes()).as_ref(),
+                "{line}"
+            );
+            assert_eq!(Some(text), parse(line.as_bytes()), "{line}");
+        }
+        // What only the byte reading accepts in a key (a raw control character, a lone
+        // surrogate escape) still reads as it did.
+        for line in [
+            "{\"le\tvel\":1,\"level\":\"ERROR\",\"message\":\"m\"}",
+            r#"{"\ud800x":1,"level":"ERROR","message":"m"}"#,
+        ] {
+            assert!(parse_text(line).is_none(), "{line:?}");
+            let e = parse(line.as_bytes()).unwrap_or_else(|| panic!("not parsed: {line:?}"));
+            assert!(
+                e.is_error() && e.message.as_deref() == Some("m"),
+                "{line:?}"
+            );
+        }
     }
 
     #[test]
