@@ -90,6 +90,8 @@ impl Server {
                         Err(_) => thread::sleep(Duration::from_millis(50)),
                     }
                 }
+                // Closed before saying so: once the guard is dropped, the port is free.
+                drop(listener);
                 let _ = done.send(());
             })?;
         Ok(Server {
