@@ -185,7 +185,7 @@ pub(crate) struct Recorder<'a> {
 impl Recorder<'_> {
     /// Starts a field, or returns `None` if its value must not be visited: a duplicate, bridge
     /// metadata, or a redacted key (written here, whole, as `"[REDACTED]"`).
-    #[inline]
+    #[inline(always)]
     fn begin(&mut self, field: &Field) -> Option<(u32, &'static str)> {
         let name = field.name();
         if self.skip_log_fields && name.starts_with("log.") {
@@ -202,7 +202,7 @@ impl Recorder<'_> {
         self.begin_decided(name, key, redacted, false)
     }
 
-    #[inline]
+    #[inline(always)]
     fn begin_decided(
         &mut self,
         name: &'static str,

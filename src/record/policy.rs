@@ -97,7 +97,7 @@ impl Policy {
     /// Keyed by the name's address, which is sound because field names are `'static`: the text
     /// at an address never changes. Two ways per set, so that two names whose addresses fall in
     /// one set do not evict each other on every event.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn field(&self, name: &'static str) -> FieldKey {
         let addr = name.as_ptr() as usize;
         let (redaction, reserved) = (self.redaction.id(), self.reserved.id);
