@@ -23,9 +23,6 @@ pub(super) const LINGERING: u8 = 1;
 /// The writer sleeps until woken: the next line wakes it.
 pub(super) const IDLE: u8 = 2;
 
-/// A spare buffer up to this size is kept whatever the lane it goes to logs.
-const SPARE_KEEP: usize = 64 * 1024;
-
 /// How long a caller blocked for room sleeps before looking again. Room is always announced
 /// (under `ctl`, by the writer's pass); the recheck is a bound on waiting should a change to that
 /// protocol ever lose an announcement, which the model tests would report as a deadlock.
@@ -61,6 +58,9 @@ pub(super) struct Lane {
     /// The capacity the buffer this lane gets back is given: twice the most the lane has held,
     /// at most the budget, until the writer goes idle. Read and written by the writer only.
     want: AtomicUsize,
+    /// The lane's second buffer, swapped in when the writer takes the first: each lane keeps
+    /// its own, so buffers keep the size their thread needs. Locked by the writer only.
+    spare: Mutex<Vec<u8>>,
 }
 
 #[derive(Debug, Default)]
@@ -79,8 +79,6 @@ struct LaneState {
 pub(super) struct Taken {
     pub(super) records: u64,
     pub(super) bytes: usize,
-    /// Lanes still open after the pass.
-    pub(super) lanes: usize,
 }
 
 pub(crate) struct Shared {
@@ -89,9 +87,10 @@ pub(crate) struct Shared {
     /// writer once per pass, never per event.
     lanes: Mutex<Vec<Arc<Lane>>>,
     /// For a line logged where the thread's lane cannot be reached (while the thread's locals
-    /// are being destroyed): shared by such lines, and visited after every other lane, so that
-    /// a thread's last lines from its locals' destructors follow the lines of its own lane.
-    fallback: Lane,
+    /// are being destroyed): shared by such lines. Taken before the other lanes and written
+    /// after them, so that a thread's last lines, logged from its locals' destructors, follow
+    /// the lines of its own lane.
+    fallback: Arc<Lane>,
     /// Bytes of the budget no lane holds.
     free: AtomicUsize,
     /// The writer's state (`BUSY`, `LINGERING`, `IDLE`), read by callers after each line;
@@ -146,7 +145,7 @@ impl Shared {
         Shared {
             id: NEXT_ID.fetch_add(1, Relaxed),
             lanes: Mutex::new(Vec::new()),
-            fallback: Lane::default(),
+            fallback: Arc::default(),
             free: AtomicUsize::new(capacity),
             mode: AtomicU8::new(BUSY),
             closed: AtomicBool::new(false),
@@ -343,34 +342,35 @@ impl Shared {
         self.lanes.lock().iter().any(|lane| queued(lane)) || queued(&self.fallback)
     }
 
-    /// Takes every lane's lines: each non-empty lane's buffer is swapped for one of `spares`
-    /// (so a lane's lock is held for a swap, never a copy) and pushed onto `full`, each lane's
-    /// lines in their order. Gives their budget back; forgets the lanes of threads that ended.
-    pub(super) fn take_all(
-        &self,
-        spares: &mut Vec<Vec<u8>>,
-        full: &mut Vec<Vec<u8>>,
-        retire: bool,
-    ) -> Taken {
+    /// Takes every lane's lines: each non-empty lane's buffer is swapped for the lane's spare
+    /// (so a lane's lock is held for a swap, never a copy) and pushed onto `full` with its lane,
+    /// for [`give_back`]; each lane's lines in their order. Gives their budget back; forgets the
+    /// lanes of threads that ended.
+    pub(super) fn take_all(&self, full: &mut Vec<(Arc<Lane>, Vec<u8>)>, retire: bool) -> Taken {
         let mut pass = Pass {
-            spares,
             full,
             retire,
             capacity: self.capacity,
             taken: Taken::default(),
             returned: 0,
         };
+        // First, and written last: a line in it was logged after its thread's lane was last
+        // appended to, so every line of that lane is in this pass or an earlier one.
+        let fallback = pass.take(&self.fallback, false);
         let mut lanes = self.lanes.lock();
         lanes.retain(|lane| {
             // Held only here: its thread has ended (its locals are gone), so no line can enter
             // it any more. Checked before taking its lines, or a last line could be left behind.
             let orphan = Arc::strong_count(lane) == 1;
-            pass.take(lane, orphan);
+            if let Some(lines) = pass.take(lane, orphan) {
+                pass.full.push((Arc::clone(lane), lines));
+            }
             !orphan
         });
-        pass.taken.lanes = lanes.len();
         drop(lanes);
-        pass.take(&self.fallback, false);
+        if let Some(lines) = fallback {
+            pass.full.push((Arc::clone(&self.fallback), lines));
+        }
         let (taken, returned) = (pass.taken, pass.returned);
         self.free.fetch_add(returned, SeqCst);
         if returned > 0 || taken.bytes > 0 {
@@ -385,6 +385,10 @@ impl Shared {
     pub(super) fn shrink_lanes(&self, keep: usize) {
         let shrink = |lane: &Lane| {
             lane.want.store(0, Relaxed);
+            let mut spare = lane.spare.lock();
+            if spare.capacity() > keep {
+                *spare = Vec::new();
+            }
             let mut st = lane.state.lock();
             if st.bytes.is_empty() && st.bytes.capacity() > keep {
                 st.bytes = Vec::new();
@@ -423,10 +427,19 @@ impl Shared {
     }
 }
 
+/// Gives a buffer the writer has written back to its lane, as the lane's next spare; a lane
+/// no thread will use again keeps none.
+pub(super) fn give_back(lane: &Arc<Lane>, mut lines: Vec<u8>) {
+    // Held by `full` alone once the pass has forgotten it.
+    if !lane.retired.load(Relaxed) && Arc::strong_count(lane) > 1 {
+        lines.clear();
+        *lane.spare.lock() = lines;
+    }
+}
+
 /// One pass of the writer over the lanes.
 struct Pass<'a> {
-    spares: &'a mut Vec<Vec<u8>>,
-    full: &'a mut Vec<Vec<u8>>,
+    full: &'a mut Vec<(Arc<Lane>, Vec<u8>)>,
     retire: bool,
     capacity: usize,
     taken: Taken,
@@ -435,40 +448,37 @@ struct Pass<'a> {
 }
 
 impl Pass<'_> {
-    fn take(&mut self, lane: &Lane, orphan: bool) {
+    /// Takes `lane`'s lines, if it has any.
+    fn take(&mut self, lane: &Lane, orphan: bool) -> Option<Vec<u8>> {
+        let done = orphan || self.retire;
         // The buffer the lane gets back, prepared before its lock is taken: room for what the
-        // lane has needed, so that in a steady state callers never grow it; a much larger spare
-        // is let go rather than handed to a thread that logs little. A lane that no thread will
-        // use again gets none.
-        let mut spare = if orphan || self.retire {
-            Vec::new()
+        // lane has needed, so that in a steady state callers never grow it. A lane that no
+        // thread will use again gets none.
+        let mut spare = std::mem::take(&mut *lane.spare.lock());
+        if done {
+            spare = Vec::new();
         } else {
-            let want = lane.want.load(Relaxed);
-            let mut spare = self.spares.pop().unwrap_or_default();
-            if spare.capacity() > 2 * want.max(SPARE_KEEP) {
-                spare = Vec::new();
-            }
-            spare.reserve(want);
-            spare
-        };
+            spare.reserve(lane.want.load(Relaxed));
+        }
         let mut st = lane.state.lock();
         self.returned += std::mem::take(&mut st.credit) + std::mem::take(&mut st.paid);
-        if st.bytes.is_empty() {
-            drop(st);
-            if spare.capacity() > 0 {
-                self.spares.push(spare);
-            }
-        } else {
-            std::mem::swap(&mut st.bytes, &mut spare);
-            self.taken.records += std::mem::take(&mut st.records);
-            drop(st);
-            let want = (2 * spare.len()).max(spare.capacity()).min(self.capacity);
-            lane.want.fetch_max(want, Relaxed);
-            self.taken.bytes += spare.len();
-            self.full.push(spare);
-        }
         if self.retire {
             lane.retired.store(true, Relaxed);
         }
+        if st.bytes.is_empty() {
+            if done {
+                st.bytes = Vec::new();
+            }
+            drop(st);
+            *lane.spare.lock() = spare;
+            return None;
+        }
+        std::mem::swap(&mut st.bytes, &mut spare);
+        self.taken.records += std::mem::take(&mut st.records);
+        drop(st);
+        let want = (2 * spare.len()).max(spare.capacity()).min(self.capacity);
+        lane.want.fetch_max(want, Relaxed);
+        self.taken.bytes += spare.len();
+        Some(spare)
     }
 }

@@ -5,7 +5,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::lanes::{enter_writer_thread, Control, Shared, BUSY, IDLE, LINGERING};
+use super::lanes::{enter_writer_thread, give_back, Control, Lane, Shared, BUSY, IDLE, LINGERING};
 use super::sync::thread;
 use super::{Announce, Overflow};
 use crate::diag::{report, Counters};
@@ -209,9 +209,8 @@ impl Worker {
         }
         // Small lanes' lines joined, so that many threads logging a little cost one write.
         let mut batch = Vec::new();
-        // Lanes' buffers as a pass takes them, and the empty ones it gives lanes in exchange.
-        let mut full: Vec<Vec<u8>> = Vec::new();
-        let mut spares: Vec<Vec<u8>> = Vec::new();
+        // Lanes' buffers as a pass takes them, each with its lane, to which it goes back.
+        let mut full = Vec::new();
         // How much the last pass took: nothing means the writer may go idle.
         let mut last = 0;
         loop {
@@ -227,7 +226,6 @@ impl Worker {
                         if batch.capacity() > IDLE_KEEP_BYTES {
                             batch = Vec::new();
                         }
-                        spares.retain(|b| b.capacity() <= IDLE_KEEP_BYTES);
                         self.housekeeping(true);
                         if self.shared.anything_queued() {
                             break;
@@ -247,7 +245,7 @@ impl Worker {
                 // After this, no line enters a lane: this pass is the last.
                 self.shared.close();
             }
-            let taken = self.shared.take_all(&mut spares, &mut full, shutdown);
+            let taken = self.shared.take_all(&mut full, shutdown);
             last = taken.bytes;
             if !full.is_empty() {
                 self.housekeeping(false);
@@ -258,12 +256,8 @@ impl Worker {
                         taken.records.saturating_sub(lost),
                     );
                 }
-                for mut lines in full.drain(..) {
-                    // One spare per open lane at most: a thread that ended leaves none behind.
-                    if spares.len() < taken.lanes {
-                        lines.clear();
-                        spares.push(lines);
-                    }
+                for (lane, lines) in full.drain(..) {
+                    give_back(&lane, lines);
                 }
             }
             self.dropped_unreported += self.shared.take_dropped();
@@ -340,10 +334,15 @@ impl Worker {
     /// `batch` up to [`JOIN_BYTES`], and a larger one is written from its own buffer: one write
     /// for many threads logging a little, no copy of a large batch (the memory it would take,
     /// and the writer's time on a machine whose cores the callers need).
-    fn write_all(&mut self, full: &[Vec<u8>], batch: &mut Vec<u8>) -> u64 {
+    fn write_all(&mut self, full: &[(Arc<Lane>, Vec<u8>)], batch: &mut Vec<u8>) -> u64 {
         let mut lost = 0;
-        for lines in full {
+        for (_, lines) in full {
             if lines.len() > JOIN_BYTES || full.len() == 1 {
+                // After what was joined before it: the fallback, last, must stay last.
+                if !batch.is_empty() {
+                    lost += self.write(batch);
+                    batch.clear();
+                }
                 lost += self.write(lines);
                 continue;
             }
