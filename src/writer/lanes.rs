@@ -232,7 +232,7 @@ impl Shared {
             let need = len - st.credit;
             if len > self.capacity {
                 // A line larger than the whole budget could never be paid for: an empty lane
-                // takes it anyway (memory: the budget plus that one line).
+                // takes it anyway (memory: the budget plus one such line per thread).
                 if st.bytes.is_empty() {
                     break;
                 }
