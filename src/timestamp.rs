@@ -82,15 +82,28 @@ fn push_year(out: &mut Vec<u8>, year: i64) {
     }
 }
 
+/// Appends six digits, two at a time from a table: a digit at a time was a tenth of a record's
+/// cost.
 fn push_micros(out: &mut Vec<u8>, micros: u32) {
-    let mut digits = [b'0'; 6];
-    let mut v = micros;
-    for d in digits.iter_mut().rev() {
-        *d = b'0' + (v % 10) as u8;
-        v /= 10;
-    }
-    out.extend_from_slice(&digits);
+    let pair = |v: u32| {
+        let i = (v % 100) as usize * 2;
+        [PAIRS[i], PAIRS[i + 1]]
+    };
+    let ([a, b], [c, d], [e, f]) = (pair(micros / 10_000), pair(micros / 100), pair(micros));
+    out.extend_from_slice(&[a, b, c, d, e, f]);
 }
+
+/// `00` to `99`.
+static PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
 
 /// Appends `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
 pub(crate) fn push_rfc3339(out: &mut Vec<u8>, micros: i64) {
@@ -230,6 +243,7 @@ mod tests {
     fn formats_known_instants() {
         assert_eq!(rfc(0), "1970-01-01T00:00:00.000000Z");
         assert_eq!(rfc(1_700_000_000_123_456), "2023-11-14T22:13:20.123456Z");
+        assert_eq!(rfc(1_700_000_000_010_203), "2023-11-14T22:13:20.010203Z");
         // Leap day and end of a leap year.
         assert_eq!(rfc(951_782_400_000_000), "2000-02-29T00:00:00.000000Z");
         assert_eq!(rfc(1_483_228_799_999_999), "2016-12-31T23:59:59.999999Z");

@@ -5,13 +5,15 @@
 //! re-serialized or re-parsed per event.
 
 use std::fmt;
+use std::ptr;
 
 use smallvec::SmallVec;
 use tracing_core::field::{Field, Visit};
 
 use super::escape::{escape_capped, push_cut_marker, Escaper};
 use super::keys::{intern_joined, push_key, push_plain_key};
-use super::policy::Policy;
+use super::policy::{FieldKey, Policy};
+use super::snippet::Snippet;
 use crate::redact::{redact, REDACTED};
 
 /// Whether two entries are the same JSON key. Entry names are final keys (reserved names
@@ -27,7 +29,7 @@ pub(crate) fn same_key(a: &str, b: &str) -> bool {
 const MAX_CAUSES: usize = 32;
 
 /// After an error field's key: the key of its cause chain (`error.chain`).
-const CHAIN_SUFFIX: &str = ".chain";
+pub(crate) const CHAIN_SUFFIX: &str = ".chain";
 
 /// Appends an `f64` as a JSON number; NaN and the infinities, which JSON cannot express, become
 /// the strings `"NaN"`, `"inf"` and `"-inf"` so the value is still visible.
@@ -148,7 +150,9 @@ impl Rendered {
         &self.buf[e.start as usize..e.end as usize]
     }
 
-    fn has(&self, name: &str) -> bool {
+    /// Whether a field under key `name` is here.
+    #[inline]
+    pub(crate) fn has(&self, name: &str) -> bool {
         if self.entries.len() >= LINEAR_KEYS {
             let (word, bit) = key_bit(name);
             if self.seen[word] & bit == 0 {
@@ -167,39 +171,130 @@ impl Rendered {
     }
 }
 
+/// What a callsite's field becomes, worked out before its first value is visited.
+#[derive(Clone, Debug)]
+pub(crate) struct KnownField {
+    pub(crate) decided: FieldKey,
+    /// `"key":`, escaped.
+    pub(crate) key: Snippet,
+}
+
+/// How a field's `"key":` is written.
+#[derive(Clone, Copy)]
+enum KeyText<'a> {
+    /// Already rendered.
+    Rendered(&'a Snippet),
+    /// Copied, known to need no escaping.
+    Plain,
+    Escaped,
+}
+
+/// What is known of a callsite's fields before its values are visited.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Known<'a> {
+    /// What each field becomes, by the field's index in the callsite's field set; empty when
+    /// each is to be looked up.
+    pub(crate) keys: &'a [KnownField],
+    /// Whether no two fields can end up under one key.
+    pub(crate) distinct: bool,
+    /// Whether the event is a `log` record bridged into `tracing`.
+    pub(crate) bridged: bool,
+}
+
 /// The visitor: renders each field into a [`Rendered`], and the `message` field (if a message
 /// buffer is given) into its own buffer, since the message has a fixed place in the record.
 pub(crate) struct Recorder<'a> {
-    pub(crate) fields: &'a mut Rendered,
-    pub(crate) message: Option<&'a mut Vec<u8>>,
+    fields: &'a mut Rendered,
+    message: Option<&'a mut Vec<u8>>,
     /// Events bridged from the `log` crate carry their metadata as `log.*` fields; those are
     /// already in `target` and are skipped.
-    pub(crate) skip_log_fields: bool,
-    pub(crate) policy: &'a Policy,
+    skip_log_fields: bool,
+    policy: &'a Policy,
     /// The message's cap: the field cap, or less when the line cap needs the room.
-    pub(crate) message_cap: usize,
+    message_cap: usize,
     /// Whether the message has been written (`message` is `None` from then on).
-    pub(crate) message_taken: bool,
+    message_taken: bool,
+    /// The callsite's keys by field index, worked out before (empty: look each up).
+    keys: &'a [KnownField],
+    /// Whether the callsite's fields all have keys of their own: then a field seen once is never
+    /// looked for among those already written.
+    distinct: bool,
+    /// A bit per field index below 64 already visited: the same field given twice is a
+    /// duplicate even when the callsite's keys are distinct.
+    visited: u64,
 }
 
-impl Recorder<'_> {
+impl<'a> Recorder<'a> {
+    /// A visitor into `fields` (and `message`, for an event) under `policy`, with what is known
+    /// of the callsite's fields.
+    pub(crate) fn new(
+        fields: &'a mut Rendered,
+        message: Option<&'a mut Vec<u8>>,
+        policy: &'a Policy,
+        message_cap: usize,
+        site: Known<'a>,
+    ) -> Self {
+        Recorder {
+            fields,
+            message,
+            skip_log_fields: site.bridged,
+            policy,
+            message_cap,
+            message_taken: false,
+            keys: site.keys,
+            distinct: site.distinct,
+            visited: 0,
+        }
+    }
+
     /// Starts a field, or returns `None` if its value must not be visited: a duplicate, bridge
     /// metadata, or a redacted key (written here, whole, as `"[REDACTED]"`).
     #[inline(always)]
     fn begin(&mut self, field: &Field) -> Option<(u32, &'static str)> {
         let name = field.name();
+        let index = field.index();
+        if let Some(known) = self.known(field) {
+            let first = match 1u64.checked_shl(index as u32) {
+                Some(bit) if self.distinct => {
+                    let first = self.visited & bit == 0;
+                    self.visited |= bit;
+                    if !first {
+                        return None;
+                    }
+                    true
+                }
+                _ => false,
+            };
+            let d = &known.decided;
+            let key = KeyText::Rendered(&known.key);
+            return self.begin_decided(name, d.key, d.redacted, key, first);
+        }
         if self.skip_log_fields && name.starts_with("log.") {
             return None;
         }
         let decided = self.policy.field(name);
-        self.begin_decided(name, decided.key, decided.redacted, decided.plain)
+        let key = if decided.plain {
+            KeyText::Plain
+        } else {
+            KeyText::Escaped
+        };
+        self.begin_decided(name, decided.key, decided.redacted, key, false)
     }
 
-    /// [`Recorder::begin`] with the final key already chosen.
+    /// What the callsite's keys say of `field`, if they cover it.
+    #[inline(always)]
+    fn known(&self, field: &Field) -> Option<&'a KnownField> {
+        let keys = self.keys;
+        keys.get(field.index())
+            .filter(|k| ptr::eq(k.decided.name, field.name()))
+    }
+
+    /// [`Recorder::begin`] with the final key already chosen; `new_key`: known not to be among
+    /// the fields written so far.
     #[inline]
     fn begin_as(&mut self, name: &'static str, key: &'static str) -> Option<(u32, &'static str)> {
         let redacted = self.policy.redaction.redacts_field(name);
-        self.begin_decided(name, key, redacted, false)
+        self.begin_decided(name, key, redacted, KeyText::Escaped, false)
     }
 
     #[inline(always)]
@@ -208,16 +303,17 @@ impl Recorder<'_> {
         name: &'static str,
         key: &'static str,
         redacted: bool,
-        plain: bool,
+        text: KeyText<'_>,
+        new_key: bool,
     ) -> Option<(u32, &'static str)> {
-        if self.fields.has(key) || (self.message_taken && name == "message") {
+        if (!new_key && self.fields.has(key)) || (self.message_taken && name == "message") {
             return None;
         }
         let start = self.fields.buf.len() as u32;
-        if plain {
-            push_plain_key(&mut self.fields.buf, key);
-        } else {
-            push_key(&mut self.fields.buf, key);
+        match text {
+            KeyText::Rendered(rendered) => rendered.push_to(&mut self.fields.buf),
+            KeyText::Plain => push_plain_key(&mut self.fields.buf, key),
+            KeyText::Escaped => push_key(&mut self.fields.buf, key),
         }
         if redacted {
             let out = &mut self.fields.buf;
@@ -251,7 +347,11 @@ impl Recorder<'_> {
 
     #[inline]
     fn message_buf(&mut self, field: &Field) -> Option<&mut Vec<u8>> {
-        if field.name() == "message" {
+        let is_message = match self.known(field) {
+            Some(known) => known.decided.message,
+            None => field.name() == "message",
+        };
+        if is_message {
             // Taken once: a second text `message` (`info!(message = "a", "b")`) is a duplicate
             // like any other, and the first wins.
             self.message_taken |= self.message.is_some();

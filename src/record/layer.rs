@@ -13,7 +13,8 @@ use tracing_subscriber::registry::LookupSpan;
 
 use std::sync::Arc;
 
-use super::escape::quoted_into;
+use super::callsite::Callsites;
+use super::current;
 use super::fields::{push_text, same_key, Entry, Recorder, Rendered};
 use super::keys::COLLISION_PREFIX;
 use super::notice::Notice;
@@ -219,25 +220,29 @@ impl<W> JsonLayer<W> {
     /// then hands the result to `keep`, which copies what it stores.
     fn render_span_fields<R>(
         &self,
+        meta: &'static Metadata<'static>,
         record: impl FnOnce(&mut dyn tracing_core::field::Visit),
         keep: impl FnOnce(&Rendered) -> R,
     ) -> R {
-        let render = |scratch: &mut Rendered| {
-            scratch.clear();
-            record(&mut Recorder {
-                fields: scratch,
-                message: None,
-                skip_log_fields: false,
-                policy: &self.policy,
-                message_cap: self.policy.max_field,
-                message_taken: false,
-            });
-            keep(scratch)
+        let render = |bufs: &mut Buffers| {
+            let Buffers {
+                fields, callsites, ..
+            } = bufs;
+            fields.clear();
+            let site = callsites.get(meta, &self.policy, || false);
+            record(&mut Recorder::new(
+                fields,
+                None,
+                &self.policy,
+                self.policy.max_field,
+                site.known(),
+            ));
+            keep(fields)
         };
         BUFFERS.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut bufs) => render(&mut bufs.fields),
+            Ok(mut bufs) => render(&mut bufs),
             // Re-entered (a span created while this thread formats): a scratch of its own.
-            Err(_) => render(&mut Rendered::default()),
+            Err(_) => render(&mut Buffers::default()),
         })
     }
 
@@ -309,11 +314,26 @@ impl<W> JsonLayer<W> {
         W: for<'a> MakeWriter<'a> + 'static,
     {
         let policy = &*self.policy;
-        let normalized = event.normalized_metadata();
+        let site = bufs
+            .callsites
+            .find(event.metadata(), policy, || event.is_log());
+        let normalized = if bufs.callsites.at(site).bridged() {
+            event.normalized_metadata()
+        } else {
+            None
+        };
         let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         let mut text_cap = policy.max_field;
         for pass in 1.. {
-            self.format_capped(event, meta, normalized.is_some(), ctx, bufs, text_cap);
+            // Looked up again after a pass: the span's lookup in the same table may have moved
+            // the event's entry.
+            let site = if pass == 1 {
+                site
+            } else {
+                bufs.callsites
+                    .find(event.metadata(), policy, || event.is_log())
+            };
+            self.format_capped(event, meta, site, ctx, bufs, text_cap);
             // Fields are left out to respect the line cap, but the message and the target are
             // always written: when they alone overflow (a huge message next to a huge `log`
             // target), format again with both cut shorter. Rare, and at most a few passes.
@@ -337,7 +357,7 @@ impl<W> JsonLayer<W> {
         &self,
         event: &Event<'_>,
         meta: &Metadata<'_>,
-        bridged: bool,
+        site: usize,
         ctx: &Context<'_, S>,
         bufs: &mut Buffers,
         text_cap: usize,
@@ -349,20 +369,20 @@ impl<W> JsonLayer<W> {
             line,
             message,
             fields,
-            names,
             chain,
+            callsites,
         } = bufs;
 
         let policy = &*self.policy;
-        event.record(&mut Recorder {
+        let site = callsites.at(site);
+        let bridged = site.bridged();
+        event.record(&mut Recorder::new(
             fields,
-            message: Some(message),
-            skip_log_fields: bridged,
+            Some(message),
             policy,
-            message_cap: text_cap,
-            message_taken: false,
-        });
-        names.extend(fields.entries().iter().map(|e| e.name));
+            text_cap,
+            site.known(),
+        ));
 
         let schema = &*self.schema;
         let panic = schema.ranks_panics()
@@ -371,8 +391,12 @@ impl<W> JsonLayer<W> {
         schema.head(line, self.clock.now_micros(), meta.level(), panic);
         line.extend_from_slice(message);
         schema.after_message(line);
-        // `log` records bring arbitrary targets: capped like any value.
-        push_text(line, text_cap, policy, meta.target());
+        if bridged || text_cap != policy.max_field {
+            // `log` records bring arbitrary targets: capped like any value.
+            push_text(line, text_cap, policy, meta.target());
+        } else {
+            site.target().push_to(line);
+        }
         schema.after_target(line, Some(meta), (!bridged).then(|| event.metadata()));
 
         // Fields that would take the line past its cap are left out, and counted. The reserve
@@ -404,31 +428,27 @@ impl<W> JsonLayer<W> {
             }
         };
 
-        if let Some(leaf) = ctx.event_span(event) {
-            line.extend_from_slice(schema.span_key());
-            quoted_into(line, leaf.name());
+        // The innermost span: its name (and OpenTelemetry ids), then its fields, which hold its
+        // ancestors' too, joined in one block: copied whole unless an event field shadows one of
+        // them or the line cap is near.
+        let mut span_head = |line: &mut Vec<u8>, meta: &'static Metadata<'static>, id: &Id| {
+            schema.span_key().push_to(line);
+            callsites
+                .get(meta, policy, || false)
+                .quoted_name()
+                .push_to(line);
             #[cfg(feature = "opentelemetry")]
-            if let Some((trace, span)) = self.otel_ids(&leaf.id()) {
+            if let Some((trace, span)) = self.otel_ids(id) {
                 schema.push_otel_ids(line, trace, span);
-                otel_keys = Some(schema.otel_names());
+                return Some(schema.otel_names());
             }
-            // The innermost span holds its ancestors' fields too, joined in one block: copied
-            // whole unless an event field shadows one of them or the line cap is near.
-            let view = self.view;
-            let mut ext = leaf.extensions();
-            let current = |ext: &tracing_subscriber::registry::Extensions<'_>| {
-                ext.get::<SpanStore>()
-                    .and_then(|s| s.view(view))
-                    .is_some_and(SpanFields::is_fresh)
-            };
-            if !current(&ext) {
-                drop(ext);
-                refresh(&leaf, chain, view);
-                ext = leaf.extensions();
-            }
-            if let Some(stored) = ext.get::<SpanStore>().and_then(|s| s.view(view)) {
+            let _ = id;
+            None
+        };
+        let mut span_block =
+            |line: &mut Vec<u8>, stored: &SpanFields, otel_keys: Option<(&str, &str)>| {
                 let block = stored.block();
-                let shadows = |e: &Entry| names.iter().any(|n| same_key(n, e.name));
+                let shadows = |e: &Entry| fields.has(e.name);
                 let plain = |e: &Entry| !shadows(e) && !collides(otel_keys, e.name);
                 if stored.entries().all(plain) && line.len() + 1 + block.len() <= budget {
                     if !block.is_empty() {
@@ -440,6 +460,43 @@ impl<W> JsonLayer<W> {
                         push(line, stored.fragment(e), collides(otel_keys, e.name));
                     }
                 }
+            };
+        let view = self.view;
+        let contextual = event.is_contextual();
+        let copied = contextual
+            && current::with_copy(view, |meta, id, stored| {
+                otel_keys = span_head(line, meta, id);
+                span_block(line, stored, otel_keys);
+            });
+        if !copied {
+            let records = current::records();
+            let leaf = ctx.event_span(event);
+            if let Some(leaf) = &leaf {
+                // Before the extensions are borrowed: the OpenTelemetry layer reads them.
+                otel_keys = span_head(line, leaf.metadata(), &leaf.id());
+                let mut ext = leaf.extensions();
+                let current = |ext: &tracing_subscriber::registry::Extensions<'_>| {
+                    ext.get::<SpanStore>()
+                        .and_then(|s| s.view(view))
+                        .is_some_and(SpanFields::is_fresh)
+                };
+                if !current(&ext) {
+                    drop(ext);
+                    refresh(leaf, chain, view);
+                    ext = leaf.extensions();
+                }
+                if let Some(stored) = ext.get::<SpanStore>().and_then(|s| s.view(view)) {
+                    span_block(line, stored, otel_keys);
+                    if contextual {
+                        current::observe(
+                            view,
+                            records,
+                            Some((&leaf.id(), leaf.metadata(), stored)),
+                        );
+                    }
+                }
+            } else if contextual {
+                current::observe(view, records, None);
             }
         }
 
@@ -462,9 +519,9 @@ struct Buffers {
     line: Vec<u8>,
     message: Vec<u8>,
     fields: Rendered,
-    names: Vec<&'static str>,
     /// The ancestors' own fields while a span's stored copy is rebuilt.
     chain: Rendered,
+    callsites: Callsites,
 }
 
 impl Buffers {
@@ -472,7 +529,6 @@ impl Buffers {
         self.line.clear();
         self.message.clear();
         self.fields.clear();
-        self.names.clear();
     }
 
     /// Drops buffers that one huge event blew up, so a thread does not hold megabytes forever.
@@ -506,6 +562,7 @@ where
         let Some(span) = ctx.span(id) else { return };
         let view = self.view;
         let fields = self.render_span_fields(
+            attrs.metadata(),
             |visitor| attrs.record(visitor),
             |own| {
                 let Some(parent) = span.parent() else {
@@ -528,13 +585,19 @@ where
                 SpanFields::new(own, store.view(view))
             },
         );
-        store_mut(&mut span.extensions_mut()).set(view, fields);
+        // One lookup: the store is usually new, and put in whole.
+        let mut ext = span.extensions_mut();
+        match ext.get_mut::<SpanStore>() {
+            Some(store) => store.set(view, fields),
+            None => ext.insert(SpanStore::of(view, fields)),
+        }
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let view = self.view;
         self.render_span_fields(
+            span.metadata(),
             |visitor| values.record(visitor),
             |update| {
                 if update.is_empty() {
@@ -546,8 +609,17 @@ where
                     Some(existing) => existing.record(update),
                     None => store.set(view, SpanFields::orphan(update, false)),
                 }
+                current::recorded();
             },
         );
+    }
+
+    fn on_enter(&self, id: &Id, _ctx: Context<'_, S>) {
+        current::entered(self.view, id);
+    }
+
+    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+        current::exited(self.view, id);
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {

@@ -5,6 +5,8 @@
 //! Inside: span fields rendered once per span, the field visitor, escaping, the size caps, and
 //! the crate's own records (lines lost, alerts) in the same layout.
 
+mod callsite;
+mod current;
 mod escape;
 mod fields;
 mod keys;
@@ -12,6 +14,7 @@ mod layer;
 mod notice;
 mod policy;
 mod schema;
+mod snippet;
 mod spans;
 
 #[cfg(test)]

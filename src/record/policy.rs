@@ -51,12 +51,16 @@ impl Policy {
 /// What a field name becomes under one policy.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct FieldKey {
+    /// The field's name.
+    pub(crate) name: &'static str,
     /// The final key (renamed when the name is one of the record's own).
     pub(crate) key: &'static str,
     /// Whether the value is replaced by the redaction marker.
     pub(crate) redacted: bool,
     /// Whether the key needs no escaping, so it is copied as is.
     pub(crate) plain: bool,
+    /// Whether the field is named `message`, the event's text.
+    pub(crate) message: bool,
 }
 
 /// A [`FieldKey`] remembered for a name under one policy.
@@ -75,9 +79,11 @@ const EMPTY: Decision = Decision {
     redaction: 0,
     reserved: 0,
     field: FieldKey {
+        name: "",
         key: "",
         redacted: false,
         plain: false,
+        message: false,
     },
 };
 
@@ -120,9 +126,11 @@ impl Policy {
                 redaction,
                 reserved,
                 field: FieldKey {
+                    name,
                     key,
                     redacted: self.redaction.redacts_key(name),
                     plain: is_plain(key),
+                    message: name == "message",
                 },
             };
             cache[set + 1].set(cache[set].get());

@@ -17,6 +17,7 @@ use super::fields::push_text;
 use super::keys::intern;
 use super::keys::{Reserved, COLLISION_PREFIX};
 use super::policy::{Policy, DROPPED_FIELDS_KEY};
+use super::snippet::Snippet;
 use crate::redact::REDACTED;
 use crate::timestamp::push_rfc3339_cached;
 
@@ -368,18 +369,18 @@ const SOURCE_LOCATION_KEY: &str = "logging.googleapis.com/sourceLocation";
 #[derive(Debug)]
 pub(crate) struct Schema {
     /// `{"timestamp":"` (or without the quote for a number).
-    open: Box<[u8]>,
+    open: Snippet,
     unix_ms: bool,
     /// Closes the time, writes the level, opens the message: one per level, then panics.
-    levels: [Box<[u8]>; 6],
+    levels: [Snippet; 6],
     /// Closes the message and opens the target.
-    after_message: Box<[u8]>,
+    after_message: Snippet,
     /// Cloud Logging wants each event's file, line and function.
     source_location: bool,
     /// `,"service":"…","env":"…","host":"…","pid":N` and the fixed fields.
-    constants: Box<[u8]>,
+    constants: Snippet,
     /// `,"span":`
-    span_key: Box<[u8]>,
+    span_key: Snippet,
     /// Whether panic records get their own level name (the presets whose platforms have one).
     critical: bool,
     /// Every key the record writes itself, for the crate's own records' extra fields.
@@ -422,7 +423,7 @@ impl Schema {
             piece.push(b',');
             key(&mut piece, names[2]);
             piece.push(b'"');
-            piece.into_boxed_slice()
+            Snippet::new(&piece)
         });
         let mut after_message = b"\",".to_vec();
         key(&mut after_message, names[3]);
@@ -463,13 +464,13 @@ impl Schema {
         key(&mut span_key, names[8]);
 
         Schema {
-            open: open.into_boxed_slice(),
+            open: Snippet::new(&open),
             unix_ms,
             levels,
-            after_message: after_message.into_boxed_slice(),
+            after_message: Snippet::new(&after_message),
             source_location: layout.format == Format::GCP,
-            constants: constants.into_boxed_slice(),
-            span_key: span_key.into_boxed_slice(),
+            constants: Snippet::new(&constants),
+            span_key: Snippet::new(&span_key),
             critical: matches!(layout.format.0, Preset::Gcp | Preset::Datadog),
             written: names
                 .iter()
@@ -537,7 +538,7 @@ impl Schema {
     /// `panic`: the record of a panic, which some platforms rank above ERROR.
     #[inline]
     pub(crate) fn head(&self, out: &mut Vec<u8>, micros: i64, level: &Level, panic: bool) {
-        out.extend_from_slice(&self.open);
+        self.open.push_to(out);
         if self.unix_ms {
             out.extend_from_slice(
                 itoa::Buffer::new()
@@ -555,7 +556,7 @@ impl Schema {
             _ if panic => 5,
             _ => 4,
         };
-        out.extend_from_slice(&self.levels[i]);
+        self.levels[i].push_to(out);
     }
 
     /// Whether [`Schema::head`] needs to know if an ERROR record is a panic.
@@ -567,7 +568,7 @@ impl Schema {
     /// Closes the message and opens the target text.
     #[inline]
     pub(crate) fn after_message(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.after_message);
+        self.after_message.push_to(out);
     }
 
     /// Closes the target, then the per-event source location (Cloud Logging only) and the
@@ -586,7 +587,7 @@ impl Schema {
         if self.source_location {
             location(out, meta, callsite);
         }
-        out.extend_from_slice(&self.constants);
+        self.constants.push_to(out);
     }
 
     /// Whether the record writes `key` itself (the crate's own records prefix an extra field
@@ -597,7 +598,7 @@ impl Schema {
 
     /// `,"span":` before the innermost span's name.
     #[inline]
-    pub(crate) fn span_key(&self) -> &[u8] {
+    pub(crate) fn span_key(&self) -> &Snippet {
         &self.span_key
     }
 }

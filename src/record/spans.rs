@@ -38,6 +38,11 @@ impl SpanStore {
         self.0.iter_mut().find(|(l, _)| *l == layer).map(|(_, f)| f)
     }
 
+    /// A store holding layer `layer`'s `fields` only.
+    pub(crate) fn of(layer: u64, fields: SpanFields) -> Self {
+        SpanStore(smallvec::smallvec![(layer, fields)])
+    }
+
     /// Stores `fields` as layer `layer`'s, replacing what it had.
     pub(crate) fn set(&mut self, layer: u64, fields: SpanFields) {
         match self.view_mut(layer) {
@@ -91,6 +96,15 @@ impl SpanFields {
             fields.push(e.name, own.fragment(e), true);
         }
         fields
+    }
+
+    /// Makes this a copy of `other`'s fields, keeping this one's buffers.
+    pub(crate) fn copy_from(&mut self, other: &SpanFields) {
+        self.block.clear();
+        self.block.extend_from_slice(&other.block);
+        self.fields.clear();
+        self.fields.extend_from_slice(&other.fields);
+        self.epoch = other.epoch;
     }
 
     /// Storage for a span this layer did not see created (it was added to a running registry):

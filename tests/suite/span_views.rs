@@ -243,3 +243,129 @@ fn records_at_every_depth_racing_with_descendants_on_other_threads() {
         assert_eq!((&r["r"], &r["m"]), (&r["round"], &r["round"]), "{r}");
     }
 }
+
+/// One step of [`an_event_sees_the_span_the_registry_reports_whatever_the_order`].
+#[derive(Clone, Debug)]
+enum Step {
+    Enter(usize),
+    Exit(usize),
+    /// Records `v` (declared with a value) or `x` (declared empty) into a span, on this
+    /// thread or on another.
+    Record {
+        span: usize,
+        new_field: bool,
+        value: u64,
+        elsewhere: bool,
+    },
+    Event,
+}
+
+fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    prop_oneof![
+        3 => (0..4usize).prop_map(Step::Enter),
+        3 => (0..4usize).prop_map(Step::Exit),
+        2 => (0..4usize, any::<bool>(), 0..1000u64, any::<bool>()).prop_map(
+            |(span, new_field, value, elsewhere)| Step::Record { span, new_field, value, elsewhere }
+        ),
+        4 => Just(Step::Event),
+    ]
+}
+
+/// The innermost span entered, the registry's way: the last entry that is not a span entered
+/// again, among those `enabled` lets through.
+fn innermost(stack: &[(usize, bool)], enabled: impl Fn(usize) -> bool) -> Option<usize> {
+    stack
+        .iter()
+        .rev()
+        .find(|(i, again)| !again && enabled(*i))
+        .map(|(i, _)| *i)
+}
+
+/// A record without its time: what two events logged in one place share.
+fn without_time(mut v: Value) -> Value {
+    v.as_object_mut().unwrap().remove("timestamp");
+    v
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(96))]
+
+    /// Enters and exits in any order (a span entered twice, exits out of order, exits of spans
+    /// not entered) and records into any span from any thread: an event placed by the current
+    /// span gets the same span and fields as one given that span as its explicit parent, which
+    /// the layer always looks up in the registry. One layer sees every span; one, filtered,
+    /// not the debug span `s3`.
+    #[test]
+    fn an_event_sees_the_span_the_registry_reports_whatever_the_order(
+        steps in proptest::collection::vec(step(), 1..48)
+    ) {
+        let (all, info) = (Buf::default(), Buf::default());
+        let subscriber = tracing_subscriber::registry()
+            .with(logwarden::JsonLayer::new(all.clone()))
+            .with(logwarden::JsonLayer::new(info.clone()).with_filter(LevelFilter::INFO));
+        let dispatch = tracing::Dispatch::new(subscriber);
+        let mut events = 0;
+        tracing::dispatcher::with_default(&dispatch, || {
+            let s0 = tracing::info_span!("s0", v = 0_u64, x = tracing::field::Empty);
+            let s1 = tracing::info_span!(parent: &s0, "s1", v = 1_u64, x = tracing::field::Empty);
+            let s2 = tracing::info_span!(parent: &s1, "s2", v = 2_u64, x = tracing::field::Empty);
+            let s3 = tracing::debug_span!(parent: &s1, "s3", v = 3_u64, x = tracing::field::Empty);
+            let spans = [s0, s1, s2, s3];
+            let ids: Vec<_> = spans.iter().map(|s| s.id().expect("enabled")).collect();
+            let mut stack: Vec<(usize, bool)> = Vec::new();
+            for step in &steps {
+                match *step {
+                    Step::Enter(i) => {
+                        let again = stack.iter().any(|(s, _)| *s == i);
+                        stack.push((i, again));
+                        dispatch.enter(&ids[i]);
+                    }
+                    Step::Exit(i) => {
+                        if let Some(at) = stack.iter().rposition(|(s, _)| *s == i) {
+                            stack.remove(at);
+                        }
+                        dispatch.exit(&ids[i]);
+                    }
+                    Step::Record { span, new_field, value, elsewhere } => {
+                        let field = if new_field { "x" } else { "v" };
+                        let span = &spans[span];
+                        if elsewhere {
+                            std::thread::scope(|s| {
+                                s.spawn(|| span.record(field, value));
+                            });
+                        } else {
+                            span.record(field, value);
+                        }
+                    }
+                    Step::Event => {
+                        let current = innermost(&stack, |_| true);
+                        proptest::prop_assert_eq!(
+                            tracing::Span::current().id(),
+                            current.map(|i| ids[i].clone()),
+                            "the model of the registry's stack is wrong"
+                        );
+                        let filtered = innermost(&stack, |i| i != 3);
+                        tracing::info!(n = events, "here");
+                        let parent = |at: Option<usize>| at.map(|i| ids[i].clone());
+                        tracing::info!(parent: parent(current), n = events, "here");
+                        tracing::info!(parent: parent(filtered), n = events, "here");
+                        events += 1;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        let (all, info) = (all.records(), info.records());
+        proptest::prop_assert_eq!(all.len(), 3 * events);
+        proptest::prop_assert_eq!(info.len(), 3 * events);
+        for (n, (a, i)) in all.chunks(3).zip(info.chunks(3)).enumerate() {
+            proptest::prop_assert_eq!(
+                without_time(a[0].clone()), without_time(a[1].clone()), "event {}, all spans", n
+            );
+            proptest::prop_assert_eq!(
+                without_time(i[0].clone()), without_time(i[2].clone()), "event {}, info spans", n
+            );
+        }
+    }
+}
