@@ -8,7 +8,7 @@
 //! layer joined while spans were entered, or a wrapper that does not pass enters on) asks the
 //! registry until both agree that no span is entered.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tracing_core::span::Id;
@@ -64,6 +64,9 @@ impl Mirror {
 
 thread_local! {
     static MIRRORS: RefCell<Vec<Mirror>> = const { RefCell::new(Vec::new()) };
+    /// Set when an enter or exit could not be noted (the mirrors were in use further up this
+    /// thread's stack): every view of this thread is untrusted from the next look on.
+    static LOST: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Runs `f` on layer `view`'s mirror of this thread; `None` while the thread's locals are torn
@@ -72,6 +75,12 @@ fn with_mirror<R>(view: u64, f: impl FnOnce(&mut Mirror) -> R) -> Option<R> {
     MIRRORS
         .try_with(|mirrors| {
             let mut mirrors = mirrors.try_borrow_mut().ok()?;
+            if LOST.try_with(|lost| lost.replace(false)).unwrap_or(true) {
+                for m in mirrors.iter_mut() {
+                    m.broken = true;
+                    m.copy = None;
+                }
+            }
             let at = match mirrors.iter().position(|m| m.view == view) {
                 Some(at) => at,
                 None => {
@@ -96,7 +105,7 @@ pub(crate) fn entered(view: u64, id: &Id) {
         m.copy = None;
     });
     if seen.is_none() {
-        lost(view);
+        lost();
     }
 }
 
@@ -109,18 +118,14 @@ pub(crate) fn exited(view: u64, id: &Id) {
         m.copy = None;
     });
     if seen.is_none() {
-        lost(view);
+        lost();
     }
 }
 
-/// An enter or exit could not be noted: the view can no longer be trusted.
-fn lost(view: u64) {
-    // The mirror was busy only if this thread is inside `with_mirror`, which runs no user code;
-    // this is for the locals' teardown, where nothing is read any more either.
-    let _ = with_mirror(view, |m| {
-        m.broken = true;
-        m.copy = None;
-    });
+/// An enter or exit could not be noted: the views can no longer be trusted. (The mirrors are
+/// busy only while an event copies from one, or while this thread's locals are torn down.)
+fn lost() {
+    let _ = LOST.try_with(|lost| lost.set(true));
 }
 
 /// Calls `f` with the innermost span's metadata, id and stored fields if this thread holds a
@@ -182,4 +187,75 @@ pub(crate) fn observe(
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing_core::callsite::Callsite;
+    use tracing_core::field::FieldSet;
+    use tracing_core::metadata::Kind;
+    use tracing_core::subscriber::Interest;
+    use tracing_core::{identify_callsite, Level};
+
+    struct Site;
+    static SITE: Site = Site;
+    static META: Metadata<'static> = Metadata::new(
+        "span",
+        "test",
+        Level::INFO,
+        None,
+        None,
+        None,
+        FieldSet::new(&[], identify_callsite!(&SITE)),
+        Kind::SPAN,
+    );
+    impl Callsite for Site {
+        fn set_interest(&self, _: Interest) {}
+        fn metadata(&self) -> &Metadata<'_> {
+            &META
+        }
+    }
+
+    #[test]
+    fn an_enter_that_could_not_be_noted_untrusts_the_copy() {
+        let view = u64::MAX - 7;
+        let (a, b) = (Id::from_u64(1), Id::from_u64(2));
+        let fields = SpanFields::default();
+        let used = || with_copy(view, |_, _, _| {});
+        // Records in other tests of this binary may spoil a copy at any time: a copy just taken
+        // must be used unless one came in between, so a few attempts are allowed.
+        let taken_and_used = |id: &Id| {
+            (0..1000).any(|_| {
+                observe(view, records(), Some((id, &META, &fields)));
+                used()
+            })
+        };
+
+        entered(view, &a);
+        assert!(!used(), "no copy before an event asked the registry");
+        assert!(taken_and_used(&a));
+        // The registry names another span: the view is wrong, the copy is not used.
+        observe(view, records(), Some((&b, &META, &fields)));
+        assert!(!used());
+        exited(view, &a);
+        observe(view, records(), None);
+        assert!(!used());
+
+        // Trusted again once both agree that no span is entered.
+        entered(view, &a);
+        assert!(taken_and_used(&a));
+        // A record anywhere makes the copy stale.
+        recorded();
+        assert!(!used());
+        assert!(taken_and_used(&a));
+        // An enter while the copy is being read cannot be noted ...
+        let nested = (0..1000).any(|_| {
+            observe(view, records(), Some((&a, &META, &fields)));
+            with_copy(view, |_, _, _| entered(view, &b))
+        });
+        assert!(nested);
+        // ... so the view is no longer trusted.
+        assert!(!taken_and_used(&a));
+    }
 }
