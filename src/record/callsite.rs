@@ -133,7 +133,7 @@ impl Callsites {
     /// Keyed by the metadata's address, which is sound because callsite metadata is `'static`:
     /// what lies at an address never changes. Two ways per set, so that two callsites whose
     /// addresses share a set do not evict each other on every event; a miss reuses the evicted
-    /// entry's buffers, so the table stops allocating once its entries have grown.
+    /// entry's key list (text over 32 bytes, rare, is copied anew).
     #[inline]
     pub(crate) fn get(
         &mut self,

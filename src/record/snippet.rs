@@ -22,27 +22,14 @@ impl Default for Snippet {
 
 impl Snippet {
     pub(crate) fn new(text: &[u8]) -> Snippet {
-        let mut s = Snippet::default();
-        s.set(text);
-        s
-    }
-
-    /// Holds `text` from now on, reusing a long snippet's buffer.
-    pub(crate) fn set(&mut self, text: &[u8]) {
-        match self {
-            Snippet::Long(v) if text.len() > SHORT => {
-                v.clear();
-                v.extend_from_slice(text);
-            }
-            _ if text.len() > SHORT => *self = Snippet::Long(text.to_vec()),
-            _ => {
-                let mut bytes = [0; SHORT];
-                bytes[..text.len()].copy_from_slice(text);
-                *self = Snippet::Short {
-                    bytes,
-                    len: text.len() as u8,
-                };
-            }
+        if text.len() > SHORT {
+            return Snippet::Long(text.to_vec());
+        }
+        let mut bytes = [0; SHORT];
+        bytes[..text.len()].copy_from_slice(text);
+        Snippet::Short {
+            bytes,
+            len: text.len() as u8,
         }
     }
 
@@ -74,10 +61,9 @@ mod tests {
 
     #[test]
     fn every_length_comes_out_whole_after_what_was_there() {
-        let mut s = Snippet::default();
         for len in [0, 1, 7, SHORT - 1, SHORT, SHORT + 1, 100, 3, 200, 0] {
             let text: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
-            s.set(&text);
+            let s = Snippet::new(&text);
             assert_eq!(s.as_bytes(), &text[..], "{len}");
             let mut out = b"head".to_vec();
             s.push_to(&mut out);
