@@ -16,7 +16,8 @@
 //! `cargo bench --bench workload` (full run, about three minutes);
 //! `cargo bench --bench workload -- --test` (smoke: every benchmark once, a short throughput run);
 //! `WORKLOAD_PART=caller` or `WORKLOAD_PART=throughput` runs one half;
-//! `WORKLOAD_PART=instructions` a fixed run for callgrind (see [`instructions`]).
+//! `WORKLOAD_PART=instructions` a fixed run for callgrind (see [`instructions`]);
+//! `WORKLOAD_PRODUCERS=4 WORKLOAD_STACK=init` one throughput point of one stack, for a profiler.
 
 use std::io::{self, BufRead};
 use std::path::Path;
@@ -249,38 +250,55 @@ fn caller(c: &mut Criterion, smoke: bool, started: SystemTime) {
 fn end_to_end(smoke: bool) {
     let requests = if smoke { 2_000 } else { 60_000 };
     println!("\nEnd-to-end, lines/s reaching the file (lossless, every line counted on disk):");
-    for producers in [1, 2, 4, 8] {
+    // `WORKLOAD_PRODUCERS=4` (a list: `1,4`) and `WORKLOAD_STACK=init|usual` narrow the run to
+    // what a profiler should see: one stack alone prints its rate and no ratio.
+    let counts: Vec<u64> = std::env::var("WORKLOAD_PRODUCERS").map_or(vec![1, 2, 4, 8], |v| {
+        v.split(',')
+            .map(|n| n.trim().parse().expect("WORKLOAD_PRODUCERS: numbers"))
+            .collect()
+    });
+    let stack = std::env::var("WORKLOAD_STACK").unwrap_or_default();
+    let (run_ours, run_usual) = (stack != "usual", stack != "init");
+    for producers in counts {
         let per = requests / producers;
         let mut ours = Vec::new();
         let mut usual = Vec::new();
         // Alternating rounds; the median of each.
         for _ in 0..if smoke { 1 } else { 5 } {
-            let dir = tempfile::tempdir().expect("temp dir");
-            ours.push(throughput(
-                producers,
-                per,
-                dir.path(),
-                // Every line kept, to be counted.
-                |dir| logwarden_stack_with(dir, |b| b.keep(10_000)),
-                |g| {
-                    assert!(g.flush(), "flush timed out");
-                    drop(g);
-                },
-            ));
-            let dir = tempfile::tempdir().expect("temp dir");
-            usual.push(throughput(producers, per, dir.path(), usual_stack, drop));
+            if run_ours {
+                let dir = tempfile::tempdir().expect("temp dir");
+                ours.push(throughput(
+                    producers,
+                    per,
+                    dir.path(),
+                    // Every line kept, to be counted.
+                    |dir| logwarden_stack_with(dir, |b| b.keep(10_000)),
+                    |g| {
+                        assert!(g.flush(), "flush timed out");
+                        drop(g);
+                    },
+                ));
+            }
+            if run_usual {
+                let dir = tempfile::tempdir().expect("temp dir");
+                usual.push(throughput(producers, per, dir.path(), usual_stack, drop));
+            }
         }
         let median = |v: &mut Vec<f64>| {
             v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
+            v.get(v.len() / 2).copied()
         };
-        let (o, u) = (median(&mut ours), median(&mut usual));
-        println!(
-            "  {producers} producer(s): logwarden {:.2} M/s, usual stack {:.2} M/s, ratio {:.1}× (target >= 10)",
-            o / 1e6,
-            u / 1e6,
-            o / u
-        );
+        match (median(&mut ours), median(&mut usual)) {
+            (Some(o), Some(u)) => println!(
+                "  {producers} producer(s): logwarden {:.2} M/s, usual stack {:.2} M/s, ratio {:.1}× (target >= 10)",
+                o / 1e6,
+                u / 1e6,
+                o / u
+            ),
+            (Some(o), None) => println!("  {producers} producer(s): logwarden {:.2} M/s", o / 1e6),
+            (None, Some(u)) => println!("  {producers} producer(s): usual stack {:.2} M/s", u / 1e6),
+            (None, None) => {}
+        }
     }
 }
 
