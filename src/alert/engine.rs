@@ -44,12 +44,14 @@ pub(crate) struct Settings {
     pub(crate) mention: Option<String>,
 }
 
+#[derive(Clone)]
 struct Group {
     key: u64,
     sample: Sample,
     count: u64,
 }
 
+#[derive(Clone)]
 struct Incident {
     number: u64,
     opened_at: i64,
@@ -73,6 +75,7 @@ pub(crate) struct History {
     pub(crate) open_since: Option<i64>,
 }
 
+#[derive(Clone)]
 pub(crate) struct Engine {
     settings: Settings,
     window: i64,

@@ -7,6 +7,7 @@
 mod incidents;
 mod report;
 mod scan;
+mod serve;
 mod watch;
 
 use std::fmt;
@@ -35,6 +36,9 @@ enum Command {
     Incidents(IncidentsArgs),
     /// Write a self-contained HTML dashboard: events per minute, incidents, MTTR, top errors.
     Report(ReportArgs),
+    /// Serve a live dashboard of a log directory: events per minute, incidents and MTTR, and a
+    /// filterable tail of the lines, updated as they are written.
+    Serve(ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell), e.g.
     /// `logwarden completions bash > /etc/bash_completion.d/logwarden`.
     Completions {
@@ -115,6 +119,22 @@ pub(crate) struct ReportArgs {
     pub(crate) output: PathBuf,
 }
 
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The log directory: current, rotated and .gz files, of one service or several.
+    #[arg(value_name = "DIR")]
+    pub(crate) dir: PathBuf,
+    /// Where to listen. Loopback by default; any other address needs an access token.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080")]
+    pub(crate) addr: String,
+    /// The access token every request must carry; needed for a non-loopback --addr
+    /// [env: LOGWARDEN_SERVE_TOKEN]
+    #[arg(long, value_name = "TOKEN", value_parser = token)]
+    pub(crate) token: Option<serve::Token>,
+    #[command(flatten)]
+    pub(crate) rule: Rule,
+}
+
 /// Why a command stopped: its message names the file (and line) at fault. Exit code 1.
 #[derive(Debug)]
 pub(crate) struct Failure(pub(crate) String);
@@ -128,7 +148,7 @@ impl fmt::Display for Failure {
 /// Runs the command line of this process. Exit codes: 0 done, 1 nothing to read or a bad input
 /// path, 2 usage.
 pub(crate) fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let mut cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             // Help and --version print to stdout and exit 0; usage errors exit 2.
@@ -151,10 +171,19 @@ pub(crate) fn main() -> ExitCode {
             }
         }
     }
+    if let Command::Serve(args) = &mut cli.command {
+        if let Err(message) = serve::check_access(args) {
+            use clap::CommandFactory as _;
+            let e = Cli::command().error(clap::error::ErrorKind::MissingRequiredArgument, message);
+            let _ = e.print();
+            return ExitCode::from(2);
+        }
+    }
     let result = match cli.command {
         Command::Watch(args) => watch::run(args),
         Command::Incidents(args) => incidents::run(args),
         Command::Report(args) => report::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             use std::io::Write as _;
@@ -180,6 +209,10 @@ fn non_empty(s: &str) -> Result<String, String> {
         "" => Err("must not be empty".to_owned()),
         _ => Ok(s.to_owned()),
     }
+}
+
+fn token(s: &str) -> Result<serve::Token, String> {
+    serve::Token::new(s)
 }
 
 fn at_least_one(s: &str) -> Result<usize, String> {

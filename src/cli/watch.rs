@@ -229,7 +229,7 @@ fn configure(args: &WatchArgs, path: &Path) -> Result<Alerting, Failure> {
 
 /// SIGINT and SIGTERM set the returned flag; a second one while stopping ends the process at
 /// once (exit 1), in case delivering hangs.
-fn stop_on_signals() -> Result<Arc<AtomicBool>, Failure> {
+pub(crate) fn stop_on_signals() -> Result<Arc<AtomicBool>, Failure> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     use signal_hook::flag;
     let stop = Arc::new(AtomicBool::new(false));

@@ -179,6 +179,7 @@ fn process_key(service: &str, host: Option<&str>, pid: Option<u64>) -> String {
 }
 
 /// One process's replay of the threshold engine.
+#[derive(Clone)]
 struct Replay {
     engine: Engine,
     /// Index in `derived` of its open incident.
@@ -193,6 +194,7 @@ struct Replay {
 const SWEEP_LINES: u64 = 1 << 16;
 
 /// Adds lines up, one at a time, into a [`Summary`].
+#[derive(Clone)]
 pub(crate) struct Tally {
     options: Options,
     per_minute: BTreeMap<i64, [u64; Severity::ALL.len()]>,
@@ -484,6 +486,14 @@ impl Tally {
         }
     }
 
+    /// Lets time reach `now` without a line: incidents whose window has gone quiet since the
+    /// last line resolve (a live view, where the clock moves between lines).
+    pub(crate) fn advance(&mut self, now: i64) {
+        if self.last_at.is_some_and(|last| now > last) {
+            self.tick(now);
+        }
+    }
+
     pub(crate) fn finish(mut self, files: Vec<PathBuf>, unread: usize) -> Summary {
         // An incident still open: its last record's count, and the errors that came after it.
         for times in self.error_times.values_mut() {
@@ -572,6 +582,7 @@ const TOP_SHOWN: usize = 10;
 /// are at most `capacity` distinct messages; beyond that, a message that appears more often than
 /// 1/`capacity` of the time is never missed, and a count is over by at most the smallest count
 /// tracked.
+#[derive(Clone)]
 struct TopCounts {
     capacity: usize,
     counts: HashMap<String, u64>,

@@ -19,6 +19,8 @@ mod cli_incidents;
 #[cfg(feature = "cli")]
 mod cli_report;
 #[cfg(feature = "cli")]
+mod cli_serve;
+#[cfg(feature = "cli")]
 mod cli_watch;
 mod config;
 mod disk_full;

@@ -260,6 +260,37 @@ impl Follower {
         Ok(follower)
     }
 
+    /// Moves to `offset` in the file opened: what a first pass over it has already read (a
+    /// line cut there by that pass's end is read again whole from its start). Before any poll.
+    ///
+    /// # Errors
+    /// The file cannot be read or seeked.
+    pub(crate) fn resume_at(&mut self, offset: u64) -> io::Result<()> {
+        let Some(open) = &mut self.current else {
+            return Ok(());
+        };
+        let offset = if offset == 0 {
+            0
+        } else {
+            // Back to the start of the line the offset falls in, unless it falls after a newline.
+            let mut byte = [0u8; 1];
+            open.file.read_exact_at(&mut byte, offset - 1)?;
+            if byte[0] == b'\n' {
+                offset
+            } else {
+                last_line_start(&open.file, offset)?
+            }
+        };
+        open.file.seek(SeekFrom::Start(offset))?;
+        open.offset = offset;
+        Ok(())
+    }
+
+    /// The device and inode of the file being read.
+    pub(crate) fn identity(&self) -> Option<(u64, u64)> {
+        self.current.as_ref().map(|o| (o.id.dev, o.id.ino))
+    }
+
     pub(crate) fn counts(&self) -> Counts {
         self.lines.counts
     }
