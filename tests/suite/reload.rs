@@ -33,8 +33,19 @@ fn dispatch(dir: &std::path::Path, global: bool) -> (tracing::Dispatch, logwarde
     }
 }
 
+/// In a child process of its own: callsite interest is cached process-wide, and a rebuild of it
+/// started by another test's dispatcher, before this one existed, can store "never" for a
+/// callsite this test has just registered.
 #[test]
 fn directives_change_for_callsites_that_already_ran_and_change_back() {
+    support::child::alone(
+        module_path!(),
+        "directives_change_for_callsites_that_already_ran_and_change_back",
+        directives_change_scenario,
+    );
+}
+
+fn directives_change_scenario() {
     for global in [true, false] {
         let dir = tempfile::tempdir().unwrap();
         let (dispatch, guard) = dispatch(dir.path(), global);
