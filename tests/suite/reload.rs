@@ -33,9 +33,9 @@ fn dispatch(dir: &std::path::Path, global: bool) -> (tracing::Dispatch, logwarde
     }
 }
 
-/// In a child process of its own: callsite interest is cached process-wide, and a rebuild of it
-/// started by another test's dispatcher, before this one existed, can store "never" for a
-/// callsite this test has just registered.
+/// In a child process of its own: callsite interest is cached process-wide, and with other
+/// tests' dispatchers built and dropped on other threads the first event of a fresh callsite was
+/// once not delivered here (one loaded run in six).
 #[test]
 fn directives_change_for_callsites_that_already_ran_and_change_back() {
     support::child::alone(
