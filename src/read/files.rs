@@ -29,6 +29,39 @@ pub(crate) struct Input {
     /// A regular file, which can be opened twice (once to find its first time); a pipe or a
     /// FIFO is opened once and read first.
     pub(crate) regular: bool,
+    /// A file already open, read through that handle instead of `path`, up to a length.
+    pub(crate) pinned: Option<Pinned>,
+}
+
+/// An open file and how much of it to read: the active file a follower holds, up to its last
+/// complete line, so that the follower goes on from exactly where the read stopped, however the
+/// file is renamed meanwhile.
+#[derive(Debug, Clone)]
+pub(crate) struct Pinned {
+    pub(crate) file: Arc<File>,
+    pub(crate) end: u64,
+}
+
+/// A [`Pinned`] file read from its start by position: the handle's own offset, which the
+/// follower uses, is never moved.
+struct Span {
+    file: Arc<File>,
+    pos: u64,
+    end: u64,
+}
+
+impl Read for Span {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt as _;
+        let left = usize::try_from(self.end.saturating_sub(self.pos)).unwrap_or(usize::MAX);
+        let want = buf.len().min(left);
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
 }
 
 /// Whether a directory entry looks like a JSON-lines log: `*.log*`, `*.json`, `*.jsonl`,
@@ -145,6 +178,7 @@ pub(crate) fn discover(paths: &[PathBuf]) -> Result<Vec<Input>, String> {
             path,
             len,
             regular,
+            pinned: None,
         })
         .collect())
 }
@@ -178,16 +212,18 @@ const BUFFER: usize = 64 * 1024;
 
 /// Opens a file for reading lines, decompressing it if it starts with the gzip magic (whatever
 /// its name says).
-fn open(path: &Path, len: Option<u64>, read: Arc<AtomicU64>) -> io::Result<Box<dyn BufRead>> {
+fn open(input: &Input, len: Option<u64>, read: Arc<AtomicU64>) -> io::Result<Box<dyn BufRead>> {
     // A small file gets a small buffer: a merge may hold many files open at once.
     let capacity = len.map_or(BUFFER, |len| (len as usize).clamp(8192, BUFFER));
-    let mut file = BufReader::with_capacity(
-        capacity,
-        Counted {
-            inner: File::open(path)?,
-            read,
-        },
-    );
+    let inner: Box<dyn Read> = match &input.pinned {
+        Some(p) => Box::new(Span {
+            file: Arc::clone(&p.file),
+            pos: 0,
+            end: p.end,
+        }),
+        None => Box::new(File::open(&input.path)?),
+    };
+    let mut file = BufReader::with_capacity(capacity, Counted { inner, read });
     let gz = file.fill_buf()?.starts_with(&[0x1f, 0x8b]);
     Ok(if gz {
         Box::new(BufReader::with_capacity(
@@ -489,7 +525,7 @@ pub(crate) fn for_each_line(
             pending.push((i64::MIN, i));
             continue;
         }
-        match first_time(&input.path) {
+        match first_time(input) {
             Ok(t) => pending.push((t.unwrap_or(i64::MIN), i)),
             Err(e) => trouble(&mut troubles, input, 0, &e),
         }
@@ -520,7 +556,7 @@ pub(crate) fn for_each_line(
             pending.pop();
             let input = &inputs[i];
             let len = input.regular.then_some(input.len);
-            let opened = open(&input.path, len, Arc::clone(read)).and_then(|reader| {
+            let opened = open(input, len, Arc::clone(read)).and_then(|reader| {
                 let mut s = Stream::new(i, reader);
                 s.advance(batch).map(|()| s)
             });
@@ -553,8 +589,8 @@ pub(crate) fn for_each_line(
 }
 
 /// The time of a file's first timed line (within its first 1 000 lines), to order the files.
-fn first_time(path: &Path) -> io::Result<Option<i64>> {
-    let mut reader = open(path, Some(8192), Arc::default())?;
+fn first_time(input: &Input) -> io::Result<Option<i64>> {
+    let mut reader = open(input, Some(8192), Arc::default())?;
     let mut buf = Vec::new();
     for _ in 0..1000 {
         buf.clear();

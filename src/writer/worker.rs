@@ -98,6 +98,13 @@ impl WorkerHandle {
             }
         }
         let exited = ctl.exited;
+        if !exited {
+            // The writer is stuck in its sink: lines from now on are dropped and counted, and
+            // callers waiting for room it will not make are let go (notified under `ctl`, where
+            // they look before they wait).
+            self.shared.close();
+            self.shared.wake_all();
+        }
         drop(ctl);
         // If the sink is stuck in a write (a hung NFS mount), the thread is left behind rather
         // than hang the host's shutdown.
@@ -433,6 +440,99 @@ impl Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::Ordering::SeqCst;
+    use std::sync::mpsc;
+
+    /// A sink that takes every batch, or (with a receiver) waits inside its first write until the
+    /// receiver's sender is dropped, like a write to a hung disk.
+    struct TestSink(Option<mpsc::Receiver<()>>);
+
+    impl Sink for TestSink {
+        fn write_lines(&mut self, _batch: &[u8]) -> Result<(), SinkError> {
+            if let Some(hang) = self.0.take() {
+                let _ = hang.recv();
+            }
+            Ok(())
+        }
+
+        fn describe(&self) -> String {
+            "test".to_owned()
+        }
+    }
+
+    const LINE: &[u8] = b"a line of some thirty bytes\n";
+
+    fn start(sink: TestSink, capacity: usize) -> (WorkerHandle, Arc<Counters>) {
+        let counters = Arc::new(Counters::default());
+        let handle = spawn(
+            Box::new(sink),
+            capacity,
+            Overflow::BLOCK,
+            Arc::clone(&counters),
+            None,
+            "logwarden-test-writer",
+            true,
+        )
+        .unwrap();
+        (handle, counters)
+    }
+
+    /// Waits for `thread` at most 10 s: a caller left waiting fails the test instead of hanging it.
+    fn join_within(thread: std::thread::JoinHandle<()>, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !thread.is_finished() {
+            assert!(Instant::now() < deadline, "{what}: still waiting");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        thread.join().unwrap();
+    }
+
+    #[test]
+    fn lines_after_shutdown_are_counted_as_dropped_and_never_wait() {
+        let (mut handle, counters) = start(TestSink(None), 64);
+        // One thread throughout, so that its lines after the shutdown meet the lane it had.
+        let caller = std::thread::spawn(move || {
+            let shared = handle.shared();
+            shared.push(LINE);
+            assert!(handle.shutdown(Instant::now() + Duration::from_secs(5)));
+            // Far more than the 64-byte buffer holds: a line that waited for room would hang.
+            for _ in 0..100 {
+                shared.push(LINE);
+            }
+        });
+        join_within(caller, "lines after the shutdown");
+        assert_eq!(counters.lines_written.load(SeqCst), 1);
+        assert_eq!(counters.lines_dropped.load(SeqCst), 100);
+    }
+
+    #[test]
+    fn a_shutdown_that_gives_up_on_a_hung_sink_releases_waiting_callers_and_counts_later_lines() {
+        let (unhang, hang) = mpsc::channel();
+        let (mut handle, counters) = start(TestSink(Some(hang)), 64);
+        let shared = handle.shared();
+        shared.push(LINE);
+        // The sink gets stuck with the first batch it takes; the 64-byte buffer then holds two
+        // lines, so the caller of ten waits for room.
+        let caller = {
+            let shared = Arc::clone(&shared);
+            std::thread::spawn(move || {
+                for _ in 0..10 {
+                    shared.push(LINE);
+                }
+            })
+        };
+        let flushed = handle.shutdown(Instant::now() + Duration::from_millis(200));
+        assert!(!flushed, "the hung sink cannot have written everything");
+        join_within(caller, "the caller waiting for room");
+        let dropped = counters.lines_dropped.load(SeqCst);
+        assert!(
+            dropped >= 6,
+            "{dropped}: at most four of ten lines can have been queued"
+        );
+        shared.push(LINE);
+        assert_eq!(counters.lines_dropped.load(SeqCst), dropped + 1);
+        drop(unhang);
+    }
 
     #[test]
     fn counts_partial_lines() {

@@ -578,36 +578,122 @@ fn a_pipe_loses_nothing() {
     assert_eq!(v["count"], 20);
 }
 
+/// Whether process `pid` has `path` open, read from `/proc/<pid>/fd`.
+fn has_open(pid: u32, path: &Path) -> bool {
+    let path = std::fs::canonicalize(path).unwrap();
+    std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
+        fds.filter_map(Result::ok)
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|to| to == path))
+    })
+}
+
+/// The inputs of the progress test: a file, and a FIFO that holds the reading up for as long as
+/// the test keeps it open. Returns the paths and the FIFO, opened for reading and writing (so
+/// neither end waits for the other) with its first lines in it; dropping it ends the input.
+fn held_input(dir: &Path) -> (String, String, std::fs::File) {
+    let file = dir.join("big.log");
+    let lines: Vec<String> = (0..2_000)
+        .map(|i| record(1_000 + i, "INFO", "\"message\":\"order placed\""))
+        .collect();
+    write_lines(&file, &lines);
+    let fifo = dir.join("live.log");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo failed");
+    let mut held = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .unwrap();
+    for i in 0..100 {
+        held.write_all(record(i, "INFO", "\"message\":\"earlier\"").as_bytes())
+            .unwrap();
+    }
+    let path = |p: &Path| p.to_str().unwrap().to_owned();
+    (path(&fifo), path(&file), held)
+}
+
 /// The progress line: drawn on a terminal (a pseudo-terminal from util-linux's `script`) once
-/// reading takes a moment, then erased; never when stderr is a file or a pipe.
+/// reading takes a moment, then erased; never when stderr is a file or a pipe. The reading takes
+/// as long as the test holds a FIFO among the inputs open, however fast the binary is.
 #[test]
 #[ignore = "needs util-linux's `script` for a pseudo-terminal; run by .ci/run with --ignored"]
 fn progress_only_on_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("big.log");
-    let mut text = String::with_capacity(64 << 20);
-    for n in 0..240_000u64 {
-        text.push_str(&format!(
-            "{{\"timestamp\":\"{}\",\"level\":\"INFO\",\"message\":\"order placed\",\"target\":\"orders\",\"items\":{n},\"padding\":\"{}\"}}\n",
-            rfc3339(T0 + n / 10),
-            "x".repeat(100)
-        ));
-    }
-    std::fs::write(&path, text).unwrap();
-    let p = path.to_str().unwrap();
 
-    let plain = logwarden(&["incidents", p]);
-    assert!(plain.status.success());
+    // Stderr a pipe: held well past the half second after which a terminal gets the line.
+    let (fifo, file, held) = held_input(dir.path());
+    let child = Command::new(env!("CARGO_BIN_EXE_logwarden"))
+        .args(["incidents", &fifo, &file])
+        .env_remove("LOGWARDEN_ALERT_THRESHOLD")
+        .env_remove("LOGWARDEN_ALERT_WINDOW")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    eventually("the FIFO opened", support::child::CHILD_BOUND, || {
+        has_open(pid, Path::new(&fifo))
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    drop(held);
+    let plain = support::child::wait_output(child);
+    assert!(plain.status.success(), "{plain:?}");
     assert!(
         plain.stderr.is_empty(),
         "{}",
         String::from_utf8_lossy(&plain.stderr)
     );
+    std::fs::remove_file(&fifo).unwrap();
 
-    let command = format!("{} incidents {p}", env!("CARGO_BIN_EXE_logwarden"));
-    let out = support::child::output(Command::new("script").args(["-qec", &command, "/dev/null"]));
-    assert!(out.status.success(), "{out:?}");
-    let seen = String::from_utf8_lossy(&out.stdout);
+    // Stderr a terminal: the FIFO is held open until the line is drawn.
+    let (fifo, file, held) = held_input(dir.path());
+    let command = format!(
+        "{} incidents {fifo} {file}",
+        env!("CARGO_BIN_EXE_logwarden")
+    );
+    let mut script = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("LOGWARDEN_ALERT_THRESHOLD")
+        .env_remove("LOGWARDEN_ALERT_WINDOW")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let shown = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let reader = {
+        let (shown, mut out) = (std::sync::Arc::clone(&shown), script.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = std::io::Read::read(&mut out, &mut chunk) {
+                shown.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+        })
+    };
+    let seen = || String::from_utf8_lossy(&shown.lock().unwrap()).into_owned();
+    let drawn = || seen().contains("reading ");
+    let deadline = std::time::Instant::now() + support::child::CHILD_BOUND;
+    while !drawn() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(held);
+    let status = loop {
+        if let Some(status) = script.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline + support::child::CHILD_BOUND {
+            let _ = script.kill();
+            let _ = script.wait();
+            panic!("script still running, killed; it showed {:?}", seen());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    eventually("the end of the terminal's output", HANG, || {
+        reader.is_finished()
+    });
+    let seen = seen();
+    assert!(status.success(), "{status}: {seen:?}");
     assert!(
         seen.contains("reading ") && seen.contains(" %)") && seen.contains("/s"),
         "no progress line on a terminal: {seen:?}"

@@ -327,6 +327,23 @@ fn report_renders_in_chromium_with_the_incidents_and_mttr() {
     eprintln!("screenshot: {}", png.display());
 }
 
+/// Every file and directory under `dir`, hidden ones included, as sorted relative paths.
+fn listing(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(at) = pending.pop() {
+        for entry in fs::read_dir(&at).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path.clone());
+            }
+            found.push(path.strip_prefix(dir).unwrap().to_owned());
+        }
+    }
+    found.sort();
+    found
+}
+
 /// Without a browser: the page the binary writes carries the figures, and an output path that
 /// cannot be written is a failure (exit 1) that names it, leaving nothing behind.
 #[test]
@@ -335,6 +352,11 @@ fn report_writes_the_figures_and_names_an_unwritable_output() {
     let logs = scratch.path().join("logs");
     fs::create_dir(&logs).unwrap();
     write_log_dir(&logs);
+    // A directory where the page should go: the page is written beside it, then cannot take
+    // its name.
+    let taken = scratch.path().join("taken");
+    fs::create_dir(&taken).unwrap();
+    fs::write(taken.join("inside"), "keep").unwrap();
     let run = |output: &Path| {
         support::child::output(
             Command::new(env!("CARGO_BIN_EXE_logwarden"))
@@ -346,6 +368,7 @@ fn report_writes_the_figures_and_names_an_unwritable_output() {
                 .env_remove("LOGWARDEN_ALERT_WINDOW"),
         )
     };
+    let mut before = listing(scratch.path());
 
     let page = scratch.path().join("report.html");
     let output = run(&page);
@@ -354,6 +377,9 @@ fn report_writes_the_figures_and_names_an_unwritable_output() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    before.push(PathBuf::from("report.html"));
+    before.sort();
+    assert_eq!(listing(scratch.path()), before, "only the page is added");
     let html = fs::read_to_string(&page).unwrap();
     assert_eq!(element(&html, "incident-count").1, "2");
     let (tag, mttr) = element(&html, "mttr");
@@ -365,12 +391,21 @@ fn report_writes_the_figures_and_names_an_unwritable_output() {
     assert_eq!(body_rows(&html, "incidents").len(), 2);
 
     let unwritable = scratch.path().join("no/such/dir/report.html");
-    let output = run(&unwritable);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains(&unwritable.display().to_string()),
-        "names the path: {stderr}"
-    );
-    assert!(!scratch.path().join("no").exists());
+    for output_path in [&unwritable, &taken] {
+        let output = run(output_path);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&output_path.display().to_string()),
+            "names the path: {stderr}"
+        );
+        assert_eq!(
+            listing(scratch.path()),
+            before,
+            "{}: something was left behind",
+            output_path.display()
+        );
+    }
+    assert_eq!(fs::read_to_string(taken.join("inside")).unwrap(), "keep");
+    assert_eq!(fs::read_to_string(&page).unwrap(), html);
 }

@@ -20,25 +20,51 @@ const PATIENCE: Duration = Duration::from_secs(30);
 
 /// The lines one output stream of the child has printed so far.
 #[derive(Clone, Default)]
-struct Output(Arc<(Mutex<Vec<String>>, Condvar)>);
+struct Output(Arc<(Mutex<Printed>, Condvar)>);
+
+#[derive(Default)]
+struct Printed {
+    lines: Vec<String>,
+    /// The stream is closed: nothing more will come.
+    ended: bool,
+}
 
 impl Output {
     fn collect(stream: impl Read + Send + 'static) -> Output {
         let out = Output::default();
         let shared = out.clone();
         thread::spawn(move || {
+            let (lines, cond) = &*shared.0;
             for line in BufReader::new(stream).lines() {
                 let Ok(line) = line else { break };
-                let (lines, cond) = &*shared.0;
-                lines.lock().unwrap().push(line);
+                lines.lock().unwrap().lines.push(line);
                 cond.notify_all();
             }
+            lines.lock().unwrap().ended = true;
+            cond.notify_all();
         });
         out
     }
 
     fn lines(&self) -> Vec<String> {
-        self.0 .0.lock().unwrap().clone()
+        self.0 .0.lock().unwrap().lines.clone()
+    }
+
+    /// Every line, once the stream has ended; panics if it does not end.
+    fn wait_end(&self) -> Vec<String> {
+        let deadline = Instant::now() + PATIENCE;
+        let (lines, cond) = &*self.0;
+        let mut guard = lines.lock().unwrap();
+        while !guard.ended {
+            let now = Instant::now();
+            assert!(
+                now < deadline,
+                "the stream is still open: {:#?}",
+                guard.lines
+            );
+            guard = cond.wait_timeout(guard, deadline - now).unwrap().0;
+        }
+        guard.lines.clone()
     }
 
     /// The first line containing `needle`, waiting for it; panics with everything printed so far
@@ -48,11 +74,15 @@ impl Output {
         let (lines, cond) = &*self.0;
         let mut guard = lines.lock().unwrap();
         loop {
-            if let Some(l) = guard.iter().find(|l| l.contains(needle)) {
+            if let Some(l) = guard.lines.iter().find(|l| l.contains(needle)) {
                 return l.clone();
             }
             let now = Instant::now();
-            assert!(now < deadline, "no line with {needle:?} in {:#?}", *guard);
+            assert!(
+                now < deadline,
+                "no line with {needle:?} in {:#?}",
+                guard.lines
+            );
             guard = cond.wait_timeout(guard, deadline - now).unwrap().0;
         }
     }
@@ -536,6 +566,50 @@ fn sigint_stops_cleanly_too() {
     let stopped = watch.wait();
     assert!(stopped.status.success(), "{:?}", stopped.status);
     assert_eq!(stopped.count("lines"), 1);
+}
+
+#[test]
+fn a_second_sigint_exits_at_once_while_the_first_is_still_delivering() {
+    // The opening is answered; every later request is read and never answered, so the stop's
+    // last word keeps the graceful stop waiting: for 10 s per attempt, within a shutdown
+    // timeout longer than any wait here.
+    let server = Server::start(vec![Reply::ok()], Reply::Hang);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("orders.log");
+    File::create(&log).unwrap();
+    let hook = server.url("/services/T000/B000/SECRETTOKEN");
+    let mut watch = Watch::start(
+        &[path_arg(&log), "--shutdown-timeout", "600s"],
+        &[("SLACK_WEBHOOK_URL", &hook)],
+    );
+    append(&log, &record("ERROR", "db timeout").repeat(5));
+    assert_eq!(server.wait_for(1, PATIENCE).len(), 1, "the opening");
+
+    watch.signal("INT");
+    // Only a watch that is stopping says this: the graceful stop has begun.
+    let requests = server.wait_for(2, PATIENCE);
+    assert_eq!(requests.len(), 2, "{requests:#?}");
+    let last = requests[1].json()["text"].as_str().unwrap().to_owned();
+    assert!(last.contains("Incident #1 still open when "), "{last}");
+    assert!(
+        watch.child.try_wait().unwrap().is_none(),
+        "the first SIGINT did not wait for the delivery"
+    );
+
+    let signalled = Instant::now();
+    watch.signal("INT");
+    let status = wait_exit(&mut watch.child);
+    let waited = signalled.elapsed();
+    assert_eq!(status.code(), Some(1), "{status:?}");
+    assert!(
+        waited < Duration::from_secs(5),
+        "exited {waited:?} after the second SIGINT"
+    );
+    let stderr = watch.stderr.wait_end();
+    assert!(
+        !stderr.iter().any(|l| l.starts_with("logwarden: stopped: ")),
+        "the graceful stop finished: {stderr:#?}"
+    );
 }
 
 #[test]

@@ -39,45 +39,176 @@ fn assert_names(e: &logwarden::Error, setting: &str, value: &str, kind: ErrorKin
     assert!(format!("{e:?}").contains(setting));
 }
 
+/// The variables `docs/configuration.md` documents, from its table (which a unit test keeps
+/// equal to the variables the code reads).
+fn documented_variables() -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md");
+    let doc = fs::read_to_string(&path).unwrap();
+    let start = doc
+        .find("<!-- environment:begin -->")
+        .expect("the table is marked");
+    let stop = doc
+        .find("<!-- environment:end -->")
+        .expect("the table's end is marked");
+    doc[start..stop]
+        .lines()
+        .filter_map(|row| Some(row.strip_prefix("| `")?.split_once('`')?.0.to_owned()))
+        .collect()
+}
+
+/// A value a variable must refuse, with the other variables that make it looked at.
+struct Bad {
+    var: &'static str,
+    value: std::ffi::OsString,
+    with: &'static [(&'static str, &'static str)],
+    kind: ErrorKind,
+}
+
+fn bad(var: &'static str, value: &str) -> Bad {
+    Bad {
+        var,
+        value: value.into(),
+        with: &[],
+        kind: ErrorKind::InvalidSetting,
+    }
+}
+
+/// For a variable that takes any text: a value that is not text at all.
+fn not_utf8(var: &'static str) -> Bad {
+    use std::os::unix::ffi::OsStringExt;
+    Bad {
+        value: std::ffi::OsString::from_vec(b"x\xff".to_vec()),
+        ..bad(var, "")
+    }
+}
+
+/// Variables whose value is a credential: an error shows at most the URL's scheme and host.
+const SECRET_VARIABLES: [&str; 2] = ["SLACK_WEBHOOK_URL", "LOGWARDEN_ALERTMANAGER_URL"];
+
 #[test]
 fn every_documented_variable_rejects_a_bad_value() {
-    let cases = [
-        ("RUST_LOG", "info,[[["),
-        ("RUST_LOG", "info,orders=loud"),
-        ("LOGWARDEN_MAX_BYTES", "ten megabytes"),
-        ("LOGWARDEN_MAX_BYTES", "0"),
-        ("LOGWARDEN_MAX_BYTES", "-5"),
-        ("LOGWARDEN_ROTATION", "weekly"),
-        ("LOGWARDEN_KEEP", "-1"),
-        ("LOGWARDEN_KEEP", "five"),
-        ("LOGWARDEN_MAX_TOTAL_BYTES", "lots"),
-        ("LOGWARDEN_MAX_TOTAL_BYTES", "0"),
-        ("LOGWARDEN_MAX_TOTAL_BYTES", "-5"),
-        ("LOGWARDEN_TIMEZONE", "Mars/Olympus_Mons"),
-        ("LOGWARDEN_TIMEZONE", "../../etc/passwd"),
-        ("LOGWARDEN_STDOUT", "colour"),
-        ("LOGWARDEN_BUFFER_BYTES", "0"),
-        ("LOGWARDEN_BUFFER_BYTES", "lots"),
-        ("LOGWARDEN_OVERFLOW", "maybe"),
-        ("LOGWARDEN_SHUTDOWN_TIMEOUT", "soon"),
-        ("LOGWARDEN_SHUTDOWN_TIMEOUT", "1.5s"),
-        ("LOGWARDEN_FILE_MODE", "rw"),
-        ("LOGWARDEN_FILE_MODE", "0800"),
-        ("LOGWARDEN_COMPRESS", "perhaps"),
-        ("LOGWARDEN_FILE", "../escape.log"),
-        ("LOGWARDEN_FILE", "sub/dir.log"),
-        ("LOGWARDEN_FILE", ".."),
-        ("LOGWARDEN_SERVICE", "a/b"),
+    let mut cases = vec![
+        bad("RUST_LOG", "info,[[["),
+        bad("RUST_LOG", "info,orders=loud"),
+        bad("LOGWARDEN_SERVICE", "a/b"),
+        bad("OTEL_SERVICE_NAME", "a/b"),
+        not_utf8("LOGWARDEN_ENV"),
+        not_utf8("APP_ENV"),
+        // `/proc/self` refuses new files even for root.
+        Bad {
+            kind: ErrorKind::Io,
+            ..bad("LOGWARDEN_DIR", "/proc/self")
+        },
+        bad("LOGWARDEN_FILE", "../escape.log"),
+        bad("LOGWARDEN_FILE", "sub/dir.log"),
+        bad("LOGWARDEN_FILE", ".."),
+        bad("LOGWARDEN_MAX_BYTES", "ten megabytes"),
+        bad("LOGWARDEN_MAX_BYTES", "0"),
+        bad("LOGWARDEN_MAX_BYTES", "-5"),
+        bad("LOGWARDEN_MAX_TOTAL_BYTES", "lots"),
+        bad("LOGWARDEN_MAX_TOTAL_BYTES", "0"),
+        bad("LOGWARDEN_MAX_TOTAL_BYTES", "-5"),
+        bad("LOGWARDEN_ROTATION", "weekly"),
+        bad("LOGWARDEN_TIMEZONE", "Mars/Olympus_Mons"),
+        bad("LOGWARDEN_TIMEZONE", "../../etc/passwd"),
+        bad("LOGWARDEN_KEEP", "-1"),
+        bad("LOGWARDEN_KEEP", "five"),
+        bad("LOGWARDEN_STDOUT", "colour"),
+        bad("LOGWARDEN_BUFFER_BYTES", "0"),
+        bad("LOGWARDEN_BUFFER_BYTES", "lots"),
+        bad("LOGWARDEN_OVERFLOW", "maybe"),
+        bad("LOGWARDEN_SHUTDOWN_TIMEOUT", "soon"),
+        bad("LOGWARDEN_SHUTDOWN_TIMEOUT", "1.5s"),
+        bad("LOGWARDEN_FILE_MODE", "rw"),
+        bad("LOGWARDEN_FILE_MODE", "0800"),
+        bad("LOGWARDEN_COMPRESS", "perhaps"),
+        bad("LOGWARDEN_ALERTS", "maybe"),
+        bad(
+            "SLACK_WEBHOOK_URL",
+            "http://hooks.example.com/services/T0/B0/SECRET",
+        ),
+        bad(
+            "SLACK_WEBHOOK_URL",
+            "hooks.example.com/services/T0/B0/SECRET",
+        ),
+        bad("LOGWARDEN_ALERT_THRESHOLD", "0"),
+        bad("LOGWARDEN_ALERT_THRESHOLD", "many"),
+        bad("LOGWARDEN_ALERT_WINDOW", "0"),
+        bad("LOGWARDEN_ALERT_WINDOW", "soon"),
+        bad("LOGWARDEN_ALERT_COOLDOWN", "soon"),
+        not_utf8("LOGWARDEN_ALERT_MENTION"),
+        bad(
+            "LOGWARDEN_ALERTMANAGER_URL",
+            "ftp://alertmanager:9093/SECRET",
+        ),
+        not_utf8("LOGWARDEN_ALERTMANAGER_ALERTNAME"),
+        bad("LOGWARDEN_ALERTMANAGER_RESEND", "soon"),
+        bad("LOGWARDEN_METRICS_ADDR", "127.0.0.1:notaport"),
+        not_utf8("LOGWARDEN_REDACT_KEYS"),
+        bad("LOGWARDEN_REDACT_VALUES", "phone"),
+        bad("LOGWARDEN_MAX_FIELD_BYTES", "lots"),
+        bad("LOGWARDEN_MAX_FIELD_BYTES", "1"),
+        bad("LOGWARDEN_MAX_LINE_BYTES", "lots"),
+        bad("LOGWARDEN_MAX_LINE_BYTES", "10"),
+        bad("LOGWARDEN_PANIC_HOOK", "maybe"),
+        bad("LOGWARDEN_FORMAT", "xml"),
+        bad("LOGWARDEN_TIMESTAMP", "iso"),
+        bad("LOGWARDEN_FIELDS", "novalue"),
+        bad("LOGWARDEN_FIELDS", "a=1,a=2"),
     ];
+    if cfg!(feature = "http") {
+        // Checked only where there is an Alertmanager to post to.
+        cases.push(Bad {
+            with: &[("LOGWARDEN_ALERTMANAGER_URL", "http://127.0.0.1:9093")],
+            ..bad("LOGWARDEN_ALERTMANAGER_RESEND", "10ms")
+        });
+    }
+
+    let documented = documented_variables();
+    assert!(
+        documented.len() > 30,
+        "the table was not read: {documented:?}"
+    );
+    let untried: Vec<&String> = documented
+        .iter()
+        .filter(|v| !cases.iter().any(|c| c.var == v.as_str()))
+        .collect();
+    assert!(untried.is_empty(), "no bad value tried for {untried:?}");
+    let undocumented: Vec<&str> = cases
+        .iter()
+        .map(|c| c.var)
+        .filter(|v| !documented.iter().any(|d| d == v))
+        .collect();
+    assert!(undocumented.is_empty(), "not documented: {undocumented:?}");
+
     let dir = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
-    for (var, value) in cases {
+    for case in &cases {
         let outcome = std::panic::catch_unwind(|| {
-            let e = build_err(base(dir.path()).from_vars([(var, value)]));
-            assert_names(&e, var, value, ErrorKind::InvalidSetting);
+            let vars = case
+                .with
+                .iter()
+                .map(|&(k, v)| (k.into(), v.into()))
+                .chain([(case.var.into(), case.value.clone())]);
+            let vars: Vec<(std::ffi::OsString, std::ffi::OsString)> = vars.collect();
+            let e = build_err(base(dir.path()).from_vars(vars));
+            match case.value.to_str() {
+                Some(value) if SECRET_VARIABLES.contains(&case.var) => {
+                    let msg = e.to_string();
+                    assert_eq!(e.setting(), Some(case.var), "{msg:?}");
+                    assert_eq!(e.kind(), case.kind, "{msg:?}");
+                    assert!(msg.contains(case.var), "{msg:?}");
+                    assert!(!msg.contains("SECRET"), "{msg:?} shows {value:?}");
+                }
+                Some(value) => assert_names(&e, case.var, value, case.kind),
+                None => {
+                    assert_eq!(e.setting(), Some(case.var), "{e}");
+                    assert_eq!(e.kind(), case.kind, "{e}");
+                }
+            }
         });
         if outcome.is_err() {
-            failures.push(format!("{var}={value:?}"));
+            failures.push(format!("{}={:?}", case.var, case.value));
         }
     }
     assert!(failures.is_empty(), "not refused as expected: {failures:?}");
@@ -147,6 +278,12 @@ fn bad_builder_values_name_the_builder_method() {
         (base(d).service(""), "service", "\"\""),
         (base(d).file_mode(0o1777), "file_mode", "1777"),
         (base(d).max_total_bytes(0), "max_total_bytes", "0"),
+        (base(d).alert_threshold(0), "alert_threshold", "0"),
+        (
+            base(d).alert_window(std::time::Duration::ZERO),
+            "alert_window",
+            "0s",
+        ),
         (
             base(d).timezone(Timezone::named("Mars/Olympus_Mons")),
             "timezone",

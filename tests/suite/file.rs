@@ -157,6 +157,53 @@ fn retention_keeps_exactly_keep_rotated_files_and_never_touches_foreign_ones() {
     assert_eq!(last["seq"], 1_999);
 }
 
+#[cfg(unix)]
+#[test]
+fn a_symlink_named_like_a_rotated_file_is_neither_counted_nor_deleted() {
+    // Retention deletes only regular files it could have made: a symlink with a rotated file's
+    // name, planted to make the writer delete or count something else, is left as it is.
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("precious");
+    fs::write(&target, "not a log\n").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // One older than every rotation (pruned first were it counted), one newer (kept first).
+    let links = [
+        dir.path().join("orders.log.20000101T000000.000000Z"),
+        dir.path().join("orders.log.29991231T235959.999999Z"),
+    ];
+    for link in &links {
+        std::os::unix::fs::symlink(&target, link).unwrap();
+    }
+
+    let (dispatch, guard) = start_logging(
+        logwarden::builder()
+            .service("orders")
+            .dir(dir.path())
+            .max_bytes(4096)
+            .keep(3),
+    );
+    tracing::dispatcher::with_default(&dispatch, || {
+        for seq in 0..2_000 {
+            tracing::info!(seq, "filling");
+        }
+    });
+    assert!(guard.flush());
+    assert!(guard.stats().rotations >= 10, "{:?}", guard.stats());
+
+    let regular = support::rotated_files(dir.path(), "orders.log")
+        .into_iter()
+        .filter(|p| fs::symlink_metadata(p).unwrap().file_type().is_file())
+        .count();
+    assert_eq!(regular, 3, "the links took the place of rotated files");
+    for link in &links {
+        let meta = fs::symlink_metadata(link)
+            .unwrap_or_else(|e| panic!("{} was deleted: {e}", link.display()));
+        assert!(meta.file_type().is_symlink(), "{}", link.display());
+        assert_eq!(fs::read_link(link).unwrap(), target);
+    }
+    assert_eq!(fs::read_to_string(&target).unwrap(), "not a log\n");
+}
+
 #[test]
 fn a_line_larger_than_the_limit_goes_alone_in_a_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -311,8 +358,25 @@ fn files_are_created_0640_by_default_and_0600_on_request() {
             // The umask can only remove bits; it never adds group or other access.
             assert_eq!(got & !expected, 0, "{} has mode {got:o}", f.display());
             assert_eq!(got & 0o600, 0o600, "{} has mode {got:o}", f.display());
+            if let Some(umask) = umask() {
+                assert_eq!(
+                    got,
+                    expected & !umask,
+                    "{} has mode {got:o} under the umask {umask:03o}",
+                    f.display()
+                );
+            }
         }
     }
+}
+
+/// The process's umask, which the kernel takes from the mode a file is created with; `None`
+/// where `/proc` does not say (it cannot be read without setting it).
+#[cfg(unix)]
+fn umask() -> Option<u32> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
+    u32::from_str_radix(line.trim(), 8).ok()
 }
 
 #[test]

@@ -211,6 +211,179 @@ fn default_keys_are_redacted_in_every_value_type_in_events_and_spans() {
     }
 }
 
+/// The default keys, as docs/record.md, docs/configuration.md and SECURITY.md list them.
+pub(crate) const DOCUMENTED_KEYS: [&str; 14] = [
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "authorization",
+    "cookie",
+    "set-cookie",
+    "session",
+    "credit_card",
+    "card_number",
+    "cvv",
+    "ssn",
+];
+
+/// Logs one event per name, with a text field of that name (`hush-<name>`) and the name as its
+/// message; returns the names, grouped as given.
+macro_rules! log_names {
+    ($([$($name:tt),* $(,)?]),* $(,)?) => {{
+        $($( tracing::info!($name = concat!("hush-", $name), "{}", $name); )*)*
+        vec![$(vec![$($name),*]),*]
+    }};
+}
+
+#[test]
+fn every_documented_default_key_is_redacted_in_its_common_spellings() {
+    // The documents and the code name the same list, so what the documents promise is what the
+    // records below check.
+    let mut in_code = Redaction::DEFAULT_KEYS.to_vec();
+    let mut documented = DOCUMENTED_KEYS.to_vec();
+    in_code.sort_unstable();
+    documented.sort_unstable();
+    assert_eq!(in_code, documented);
+    let listed = DOCUMENTED_KEYS.map(|k| format!("`{k}`")).join(", ");
+    for doc in ["docs/record.md", "docs/configuration.md", "SECURITY.md"] {
+        let text = std::fs::read_to_string(format!("{}/{doc}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap_or_else(|e| panic!("{doc}: {e}"));
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(text.contains(&listed), "{doc} does not list {listed}");
+    }
+
+    let mut groups: Vec<Vec<&str>> = Vec::new();
+    let (raw, records) = log_with(
+        |b| b,
+        || {
+            groups = log_names!(
+                // Each key as written, in capitals, and inside a longer snake, kebab, camel or
+                // dotted name; in the order of DOCUMENTED_KEYS.
+                [
+                    "password",
+                    "PASSWORD",
+                    "db_password",
+                    "userPassword",
+                    "new-password"
+                ],
+                ["passwd", "PASSWD", "db_passwd", "userPasswd", "x-passwd"],
+                [
+                    "secret",
+                    "Secret",
+                    "client_secret",
+                    "clientSecret",
+                    "app.secret"
+                ],
+                [
+                    "token",
+                    "TOKEN",
+                    "access_token",
+                    "refreshToken",
+                    "x-auth-token"
+                ],
+                [
+                    "api_key",
+                    "API_KEY",
+                    "x-api-key",
+                    "apiKey",
+                    "stripe.api_key"
+                ],
+                [
+                    "apikey",
+                    "APIKEY",
+                    "google_apikey",
+                    "x-apikey",
+                    "service.apikey"
+                ],
+                [
+                    "authorization",
+                    "Authorization",
+                    "proxy-authorization",
+                    "http.authorization"
+                ],
+                [
+                    "cookie",
+                    "Cookie",
+                    "http_cookie",
+                    "authCookie",
+                    "request.cookie"
+                ],
+                [
+                    "set-cookie",
+                    "Set-Cookie",
+                    "set_cookie",
+                    "setCookie",
+                    "SET_COOKIE"
+                ],
+                [
+                    "session",
+                    "Session",
+                    "session_id",
+                    "sessionId",
+                    "user.session"
+                ],
+                [
+                    "credit_card",
+                    "creditCard",
+                    "CREDIT-CARD",
+                    "credit.card",
+                    "buyer_credit_card"
+                ],
+                [
+                    "card_number",
+                    "cardNumber",
+                    "CARD_NUMBER",
+                    "card-number",
+                    "payment.card_number"
+                ],
+                ["cvv", "CVV", "card_cvv", "cvv2", "cardCvv"],
+                ["ssn", "SSN", "user_ssn", "customerSsn", "customer.ssn"],
+                // Parts of the keys, and names that only look like them.
+                [
+                    "user_id",
+                    "card",
+                    "credit",
+                    "number",
+                    "api",
+                    "key",
+                    "set",
+                    "pass",
+                    "sessions",
+                    "tokens_used",
+                    "passwords_enabled",
+                    "lesson",
+                    "cvvs",
+                ],
+            );
+        },
+    );
+    let (kept, redacted) = groups.split_last().expect("the names logged");
+    assert_eq!(redacted.len(), DOCUMENTED_KEYS.len());
+    assert_eq!(
+        records.len(),
+        redacted.iter().map(Vec::len).sum::<usize>() + kept.len()
+    );
+    for (key, names) in DOCUMENTED_KEYS.iter().zip(redacted) {
+        assert_eq!(names[0], *key, "the spellings are in the order of the keys");
+        for name in names {
+            let r = support::one(&records, name);
+            assert_eq!(field(r, name), REDACTED, "{name} (for {key}) in {r}");
+        }
+    }
+    for name in kept {
+        let r = support::one(&records, name);
+        assert_eq!(field(r, name), &format!("hush-{name}"), "{name} in {r}");
+    }
+    assert_eq!(
+        raw.matches("hush-").count(),
+        kept.len(),
+        "a redacted value is in the file:\n{raw}"
+    );
+}
+
 #[test]
 fn a_value_recorded_into_a_span_later_is_redacted_too() {
     let (raw, records) = log_with(
@@ -775,24 +948,33 @@ fn invalid_caps_are_errors_naming_the_setting() {
 }
 
 #[test]
-fn a_line_cap_given_alone_is_never_blamed_on_an_unset_setting() {
-    // 4 KiB is a valid line cap, and the default field cap (32 KiB) is more than half of it:
-    // either the field cap follows, or the error names what the caller did set.
-    let dir = tempfile::tempdir().unwrap();
-    let cases = [
-        ("max_line_bytes", logwarden::builder().max_line_bytes(4096)),
-        (
-            "LOGWARDEN_MAX_LINE_BYTES",
-            logwarden::builder().from_vars([("LOGWARDEN_MAX_LINE_BYTES", "4096")]),
-        ),
+fn a_line_cap_given_alone_brings_the_value_cap_down_to_half_of_it() {
+    // 4 KiB is a valid line cap, and the default value cap (32 KiB) is more than half of it: the
+    // value cap follows to 2 KiB, so building succeeds and no unset setting is ever blamed.
+    const LINE: usize = 4096;
+    let long = "v".repeat(3000);
+    type Configure = fn(logwarden::Builder) -> logwarden::Builder;
+    let cases: [(&str, Configure); 2] = [
+        ("max_line_bytes", |b| b.max_line_bytes(LINE)),
+        ("LOGWARDEN_MAX_LINE_BYTES", |b| {
+            b.from_vars([("LOGWARDEN_MAX_LINE_BYTES", "4096")])
+        }),
     ];
-    for (setting, builder) in cases {
-        let built = builder
-            .dir(dir.path())
-            .build::<tracing_subscriber::Registry>();
-        if let Some(err) = built.err() {
-            assert_eq!(err.setting(), Some(setting), "{err}");
-        }
+    for (setting, configure) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let built =
+            configure(logwarden::builder().dir(dir.path())).build::<tracing_subscriber::Registry>();
+        assert!(built.is_ok(), "{setting}: {:?}", built.err());
+        let (lines, records) = support::capture_with(configure, || {
+            tracing::info!(detail = long.as_str(), "a long value");
+        });
+        let r = support::one(&records, "a long value");
+        assert_eq!(
+            r["detail"],
+            cut(&long[..LINE / 2], long.len() - LINE / 2).as_str(),
+            "{setting}"
+        );
+        assert!(lines[0].len() < LINE, "{setting}: {} bytes", lines[0].len());
     }
 }
 

@@ -565,7 +565,10 @@ fn reserved_collisions_across_span_and_event_are_not_duplicated() {
     assert_eq!(spans_only["fields.level"], "inner level");
     let twice = one(&records, "prefixed twice");
     assert_eq!(twice["env"], "test");
-    assert!(twice["fields.env"].is_string(), "{twice}");
+    // The event's `env` shadows the outer span's, and the literal `fields.env` is prefixed
+    // again rather than taking the same key.
+    assert_eq!(twice["fields.env"], "plain", "{twice}");
+    assert_eq!(twice["fields.fields.env"], "literal prefixed", "{twice}");
 }
 
 /// Every control character, quotes, backslashes, DEL, the JavaScript line separators, emoji and

@@ -2,10 +2,13 @@
 //! under a logwarden layer writing to a temp dir, read the log back, inspect raw lines (key order,
 //! duplicates) that a JSON parser hides, and wait for things with a bound. `http` is a scripted
 //! HTTP server, `child` runs child processes (this test binary re-run on one test included),
-//! `engines` real Alertmanager and Prometheus servers and the replicas of a service.
+//! `engines` real Alertmanager and Prometheus servers and the replicas of a service, `browser` a
+//! headless Chromium driven over WebDriver.
 
 #![allow(dead_code)]
 
+#[cfg(feature = "http")]
+pub mod browser;
 pub mod child;
 #[cfg(feature = "http")]
 pub mod engines;

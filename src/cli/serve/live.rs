@@ -86,17 +86,46 @@ impl Live {
         if !meta.is_dir() {
             return Err(Failure(format!("{}: not a directory", dir.display())));
         }
-        let inputs = files::discover(&[dir.to_owned()]).map_err(Failure)?;
+        let found = files::discover(&[dir.to_owned()]).map_err(Failure)?;
         // The active files are opened first, so that none of their lines falls between the
         // history read below and the following after it.
         let mut followed = Vec::new();
-        for input in inputs.iter().filter(|i| is_active(&i.path)) {
+        for input in found.iter().filter(|i| is_active(&i.path)) {
             if let Ok(follower) = Follower::open(&input.path, true, true) {
                 followed.push(Followed {
                     follower,
                     path: input.path.clone(),
                     family: Arc::from(input.family.as_str()),
                     last_at: None,
+                });
+            }
+        }
+        // The history: the files as they are now (a file rotated since the first look is here
+        // under its new name), but the followed ones through the followers' own handles, up to
+        // their last complete line; following then goes on from exactly there. A file renamed
+        // while this is read is read once, and a line being written is read once, whole.
+        let held: Vec<(u64, u64)> = followed
+            .iter()
+            .filter_map(|f| f.follower.identity())
+            .collect();
+        let mut inputs = files::discover(&[dir.to_owned()]).map_err(Failure)?;
+        inputs.retain(|i| {
+            !followed.iter().any(|f| f.path == i.path)
+                && identity(&i.path).is_none_or(|id| !held.contains(&id))
+        });
+        let mut resumes: Vec<(usize, usize)> = Vec::new();
+        for (k, f) in followed.iter().enumerate() {
+            if let Ok(Some((file, end))) = f.follower.pin() {
+                resumes.push((inputs.len(), k));
+                inputs.push(files::Input {
+                    path: f.path.clone(),
+                    len: end,
+                    family: f.family.to_string(),
+                    regular: true,
+                    pinned: Some(files::Pinned {
+                        file: Arc::new(file),
+                        end,
+                    }),
                 });
             }
         }
@@ -110,8 +139,6 @@ impl Live {
         let mut services = BTreeSet::new();
         let mut consumed = vec![0u64; inputs.len()];
         let mut last_at: Vec<Option<i64>> = vec![None; inputs.len()];
-        let identities: Vec<Option<(u64, u64)>> =
-            inputs.iter().map(|i| identity(&i.path)).collect();
         let read = Arc::new(AtomicU64::new(0));
         let mut count = 0u64;
         let troubles = files::for_each_line(&inputs, &read, |i, line| {
@@ -134,12 +161,10 @@ impl Live {
         for t in &troubles {
             eprintln!("logwarden: warning: {}", t.message);
         }
-        for f in &mut followed {
-            let id = f.follower.identity();
-            if let Some(i) = identities.iter().position(|x| x.is_some() && *x == id) {
-                let _ = f.follower.resume_at(consumed[i]);
-                f.last_at = last_at[i];
-            }
+        for (i, k) in resumes {
+            let f = &mut followed[k];
+            let _ = f.follower.resume_at(consumed[i]);
+            f.last_at = last_at[i];
         }
         let live = Arc::new(Live {
             dir: dir.to_owned(),

@@ -286,6 +286,21 @@ impl Follower {
         Ok(())
     }
 
+    /// A second handle on the file being read, and where its last complete line ends: a first
+    /// pass that reads this handle up to there, followed by [`Follower::resume_at`] that point,
+    /// reads every line once, whatever is renamed in between. Before any poll.
+    ///
+    /// # Errors
+    /// The file cannot be read or its handle duplicated.
+    pub(crate) fn pin(&self) -> io::Result<Option<(File, u64)>> {
+        let Some(open) = &self.current else {
+            return Ok(None);
+        };
+        let len = open.file.metadata()?.len();
+        let end = last_line_start(&open.file, len)?;
+        Ok(Some((open.file.try_clone()?, end)))
+    }
+
     /// The device and inode of the file being read.
     pub(crate) fn identity(&self) -> Option<(u64, u64)> {
         self.current.as_ref().map(|o| (o.id.dev, o.id.ino))

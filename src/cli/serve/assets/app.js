@@ -194,7 +194,7 @@ function rowFor(line) {
     const record = JSON.parse(line.line);
     if (record && typeof record === "object" && !Array.isArray(record)) {
       for (const k of ["timestamp", "time", "ts", "@timestamp", "level", "severity", "message", "msg", "service"]) delete record[k];
-      fields = JSON.stringify(record);
+      fields = Object.keys(record).length ? JSON.stringify(record) : "";
     }
   } catch (_) {
     fields = line.line;
@@ -206,8 +206,10 @@ function rowFor(line) {
     el("td", `level ${level}`, level),
     el("td", "service", line.service),
     el("td", "message", line.message ?? (line.level === null ? line.line : "")),
-    el("td", "fields", fields),
+    el("td", "fields"),
   );
+  // Clamped inside the cell, so the cell keeps the table's layout.
+  tr.lastChild.appendChild(el("div", "", fields));
   tr.tabIndex = 0;
   tr.addEventListener("click", () => tr.classList.toggle("open"));
   tr.addEventListener("keydown", (e) => { if (e.key === "Enter") tr.classList.toggle("open"); });
