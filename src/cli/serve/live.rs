@@ -2,7 +2,7 @@
 //! order, then what the active files gain, followed across rotation), the newest lines for the
 //! open pages' streams, and the figures of a time range.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -100,18 +100,37 @@ impl Live {
                 });
             }
         }
-        // The history: the files as they are now (a file rotated since the first look is here
-        // under its new name), but the followed ones through the followers' own handles, up to
-        // their last complete line; following then goes on from exactly there. A file renamed
-        // while this is read is read once, and a line being written is read once, whole.
-        let held: Vec<(u64, u64)> = followed
+        // The history: the files as they are now (a file renamed since the first look is here
+        // under its new name), less those the followers will read: each active file, read here
+        // through its follower's own handle up to its last complete line (following goes on
+        // from exactly there), and whatever was rotated away from it since the follower opened.
+        // A file renamed while this is read is read once, and a line being written is read
+        // once, whole.
+        let before: HashMap<PathBuf, (u64, u64)> = found
             .iter()
-            .filter_map(|f| f.follower.identity())
+            .filter_map(|i| Some((i.path.clone(), identity(&i.path)?)))
             .collect();
+        let earlier: HashSet<(u64, u64)> = before.values().copied().collect();
+        let claimed = |path: &Path, id: (u64, u64)| {
+            followed
+                .iter()
+                .any(|f| f.path == path || f.follower.claims(path, id))
+        };
         let mut inputs = files::discover(&[dir.to_owned()]).map_err(Failure)?;
         inputs.retain(|i| {
-            !followed.iter().any(|f| f.path == i.path)
-                && identity(&i.path).is_none_or(|id| !held.contains(&id))
+            let Some(id) = identity(&i.path) else {
+                return false;
+            };
+            match i.path.to_str().and_then(|p| p.strip_suffix(".gz")) {
+                // A compressed copy is the followers' when the file it was made from is: one
+                // there before they opened was not, one compressed from a file rotated since
+                // was (they read the file itself).
+                Some(source) if !earlier.contains(&id) => {
+                    let source = Path::new(source);
+                    !claimed(source, before.get(source).copied().unwrap_or(id))
+                }
+                _ => !claimed(&i.path, id),
+            }
         });
         let mut resumes: Vec<(usize, usize)> = Vec::new();
         for (k, f) in followed.iter().enumerate() {

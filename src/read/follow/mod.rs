@@ -301,9 +301,25 @@ impl Follower {
         Ok(Some((open.file.try_clone()?, end)))
     }
 
-    /// The device and inode of the file being read.
-    pub(crate) fn identity(&self) -> Option<(u64, u64)> {
-        self.current.as_ref().map(|o| (o.id.dev, o.id.ino))
+    /// Whether a file found in the directory (`path`, device and inode `id`) is this follower's
+    /// to read rather than a first pass's: the file it reads, or one named as a rotation of it
+    /// that was not there when it opened (rotated since, so it reads it after the file it
+    /// holds). Before any poll.
+    pub(crate) fn claims(&self, path: &Path, id: (u64, u64)) -> bool {
+        let id = FileId {
+            dev: id.0,
+            ino: id.1,
+        };
+        if self.current.as_ref().is_some_and(|o| o.id == id) {
+            return true;
+        }
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        path.parent() == Some(self.dir.as_path())
+            && is_rotation_of(&self.name, name)
+            && !self.known.contains_key(&id)
     }
 
     pub(crate) fn counts(&self) -> Counts {

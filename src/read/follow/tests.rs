@@ -335,3 +335,37 @@ fn a_copy_made_by_copy_and_truncate_is_not_read_again() {
     fs::write(&fx.path, "next\n").unwrap();
     assert_eq!(read(&mut f), ["after", "next"]);
 }
+
+/// What a first pass over the directory leaves to the follower and what it reads itself split
+/// every file between them: the follower claims exactly the file it holds and those rotated
+/// away since it opened, and reads exactly those.
+#[test]
+fn a_follower_claims_the_files_it_reads_and_no_others() {
+    use std::os::unix::fs::MetadataExt as _;
+    let id = |p: &Path| {
+        let m = fs::metadata(p).unwrap();
+        (m.dev(), m.ino())
+    };
+    for watched in [false, true] {
+        let fx = fixture("a1\n");
+        let old = fx.path.with_extension("log.20261202T090000.000000Z");
+        fs::write(&old, "old\n").unwrap();
+        let f = Follower::open(&fx.path, true, watched).unwrap();
+        let held = id(&fx.path);
+        // Two rotations after the follower opened, before it first looks.
+        let first = fx.path.with_extension("log.20261202T100000.000001Z");
+        fs::rename(&fx.path, &first).unwrap();
+        fs::write(&fx.path, "b1\n").unwrap();
+        let second = fx.path.with_extension("log.20261202T100000.000002Z");
+        fs::rename(&fx.path, &second).unwrap();
+        fs::write(&fx.path, "c1\n").unwrap();
+        let other = fx.path.with_file_name("db.log.1");
+        fs::write(&other, "db\n").unwrap();
+        assert!(f.claims(&first, held), "the file it holds, renamed");
+        assert!(f.claims(&second, id(&second)), "rotated since it opened");
+        assert!(!f.claims(&old, id(&old)), "there before it opened");
+        assert!(!f.claims(&other, id(&other)), "another log's file");
+        let mut f = f;
+        assert_eq!(read(&mut f), ["a1", "b1", "c1"], "watched: {watched}");
+    }
+}
