@@ -489,6 +489,28 @@ mod tests {
     }
 
     #[test]
+    fn the_window_ends_at_its_exact_microsecond_not_one_before_or_after() {
+        let mut e = engine(3, 60, 300);
+        for t in [0, 1, 2] {
+            e.observe(t * S, 7, || sample("x"));
+        }
+        // The oldest of the three leaves the window at 60 s exactly.
+        assert!(e.tick(60 * S - 1).is_none(), "one microsecond early");
+        let r = e.tick(60 * S).expect("resolved at the boundary itself");
+        assert_eq!(r.resolved_at, Some(system_time(60 * S)));
+        // An error at the boundary finds the incident over (at 60 s), and with the errors at
+        // 1 and 2 s opens the next one.
+        let mut e = engine(3, 60, 300);
+        for t in [0, 1, 2] {
+            e.observe(t * S, 7, || sample("x"));
+        }
+        let alerts = e.observe(60 * S, 7, || sample("x"));
+        assert_eq!(kinds(&alerts), [AlertKind::Resolved, AlertKind::Opened]);
+        assert_eq!(alerts[0].resolved_at, Some(system_time(60 * S)));
+        assert_eq!(alerts[1].incident, 2);
+    }
+
+    #[test]
     fn an_error_after_the_end_resolves_first_then_may_open_again() {
         let mut e = engine(1, 10, 300);
         assert_eq!(kinds(&e.observe(0, 1, || sample("a"))), [AlertKind::Opened]);

@@ -273,6 +273,121 @@ pub(super) fn seed() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{BufRead as _, BufReader, Write as _};
+    use std::net::TcpListener;
+    use std::sync::atomic::AtomicU64;
+    use std::sync::{Arc, Mutex};
+
+    /// A server on 127.0.0.1 that answers each request with the next of `answers` (the status
+    /// line and headers of a response), then 200; returns its URL and how many requests it got.
+    fn server(answers: &[&'static str]) -> (String, Arc<AtomicU64>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let requests = Arc::new(AtomicU64::new(0));
+        let (answers, count) = (answers.to_vec(), Arc::clone(&requests));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(10)))
+                    .unwrap();
+                let mut reader = BufReader::new(&stream);
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = std::io::Read::read_exact(&mut reader, &mut body);
+                let n = count.fetch_add(1, Ordering::SeqCst) as usize;
+                let head = answers.get(n).copied().unwrap_or("HTTP/1.1 200 OK\r\n");
+                let _ = (&stream).write_all(
+                    format!("{head}Content-Length: 0\r\nConnection: close\r\n\r\n").as_bytes(),
+                );
+            }
+        });
+        (url, requests)
+    }
+
+    /// Delivers one body to `url` with the default options; returns the waits asked for between
+    /// rounds and the counters.
+    fn deliver(url: &str) -> (Vec<Duration>, AlertCounters) {
+        let target = Webhook::parse(url, true).unwrap();
+        let options = DeliveryOptions::default();
+        let counters = AlertCounters::default();
+        let waits = Mutex::new(Vec::new());
+        let mut poster = Poster::new(&options);
+        let about = About {
+            what: "opened alert for incident #1".into(),
+            name: "webhook",
+        };
+        poster.deliver(
+            &about,
+            std::slice::from_ref(&target),
+            "{}",
+            &options,
+            &counters,
+            &|d| {
+                waits.lock().unwrap().push(d);
+                true
+            },
+        );
+        (waits.into_inner().unwrap(), counters)
+    }
+
+    const TOO_MANY_FOR_TWO_MINUTES: &str = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 120\r\n";
+    const TOO_MANY: &str = "HTTP/1.1 429 Too Many Requests\r\n";
+
+    #[test]
+    fn a_429_waits_as_long_as_it_asks_up_to_30_s_and_five_attempts_in_all() {
+        let (url, requests) = server(&[TOO_MANY_FOR_TWO_MINUTES; 5]);
+        let (waits, counters) = deliver(&url);
+        assert_eq!(requests.load(Ordering::SeqCst), 5, "five attempts");
+        assert_eq!(
+            waits,
+            [Duration::from_secs(30); 4],
+            "Retry-After capped at 30 s"
+        );
+        assert_eq!(AlertCounters::get(&counters.retries), 4);
+        assert_eq!(AlertCounters::get(&counters.failed), 1);
+        assert_eq!(AlertCounters::get(&counters.sent), 0);
+    }
+
+    #[test]
+    fn a_429_without_retry_after_is_retried_with_backoff() {
+        let (url, requests) = server(&[TOO_MANY, TOO_MANY]);
+        let (waits, counters) = deliver(&url);
+        assert_eq!(
+            requests.load(Ordering::SeqCst),
+            3,
+            "delivered at the third attempt"
+        );
+        assert_eq!(AlertCounters::get(&counters.sent), 1);
+        assert_eq!(AlertCounters::get(&counters.failed), 0);
+        // The usual backoff: 250 ms then 500 ms, ±25 %.
+        assert_eq!(waits.len(), 2, "{waits:?}");
+        let ms: Vec<u128> = waits.iter().map(Duration::as_millis).collect();
+        assert!((187..=313).contains(&ms[0]), "{ms:?}");
+        assert!((375..=625).contains(&ms[1]), "{ms:?}");
+    }
+
+    #[test]
+    fn a_429_asking_for_less_than_the_cap_is_waited_for_exactly() {
+        let (url, requests) = server(&["HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\n"]);
+        let (waits, counters) = deliver(&url);
+        assert_eq!(requests.load(Ordering::SeqCst), 2);
+        assert_eq!(waits, [Duration::from_secs(7)]);
+        assert_eq!(AlertCounters::get(&counters.sent), 1);
+    }
 
     #[test]
     fn credentials_become_basic_auth() {

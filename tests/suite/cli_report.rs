@@ -172,20 +172,6 @@ fn write_log_dir(dir: &Path) {
     .unwrap();
 }
 
-/// Where the test keeps what it wants a person to look at: `<target dir>/test-artifacts`,
-/// found from this test's own executable (`<target>/<profile>/deps/suite-…`), so
-/// `CARGO_TARGET_DIR` is honoured.
-fn artifacts_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let target = exe
-        .ancestors()
-        .nth(3)
-        .expect("the test runs from <target>/<profile>/deps");
-    let dir = target.join("test-artifacts");
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// Runs headless Chromium with a fresh profile and no network side-traffic, and returns its
 /// stdout; panics with its output if it fails, is missing, or hangs.
 fn chromium(scratch: &Path, args: &[String]) -> String {
@@ -284,7 +270,7 @@ fn report_renders_in_chromium_with_the_incidents_and_mttr() {
     );
     assert!(stderr.contains(&format!("MTTR {MTTR_TEXT}")), "{stderr}");
     let html = fs::read_to_string(&page).unwrap();
-    fs::copy(&page, artifacts_dir().join("report.html")).unwrap();
+    fs::copy(&page, crate::support::artifacts_dir().join("report.html")).unwrap();
     assert!(!html.contains("<script"), "the page runs no script");
 
     let url = format!("file://{}", page.display());
@@ -308,7 +294,7 @@ fn report_renders_in_chromium_with_the_incidents_and_mttr() {
     assert!(errors[0].contains(BURSTS[0].message), "{}", errors[0]);
     assert!(dom.contains("<svg"), "the chart is in the DOM");
 
-    let png = artifacts_dir().join("report.png");
+    let png = crate::support::artifacts_dir().join("report.png");
     let _ = fs::remove_file(&png);
     chromium(
         scratch.path(),

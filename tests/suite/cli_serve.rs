@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::support;
-use crate::support::browser::{artifacts_dir, Browser};
+use crate::support::artifacts_dir;
+use crate::support::browser::Browser;
 use crate::support::engines::{get, get_json};
 
 /// The server, stopped by its pid when dropped.

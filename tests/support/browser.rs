@@ -4,8 +4,6 @@
 //! by their pids when dropped (also when the test panics). Every request and every wait is
 //! bounded. A missing binary fails the test, naming the package; it never skips it.
 
-use std::fs;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -312,16 +310,4 @@ impl Drop for Browser {
                 .status();
         }
     }
-}
-
-/// `target/test-artifacts`, where the tests keep what a person may want to look at.
-pub fn artifacts_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let target = exe
-        .ancestors()
-        .nth(3)
-        .expect("the test runs from <target>/<profile>/deps");
-    let dir = target.join("test-artifacts");
-    fs::create_dir_all(&dir).unwrap();
-    dir
 }

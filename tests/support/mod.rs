@@ -237,3 +237,15 @@ pub fn one<'a>(records: &'a [Value], message: &str) -> &'a Value {
     );
     found[0]
 }
+
+/// `target/test-artifacts`, where the tests keep what a person may want to look at.
+pub fn artifacts_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .expect("the test runs from <target>/<profile>/deps");
+    let dir = target.join("test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
